@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""Run the project's tests and print one summary line.
+
+Each test is a command that prints TAP (the qtests with --tap, the series
+checks).  Every "ok"/"not ok" line counts; a command that exits non-zero
+without a failing TAP line counts as one failure.  The last line printed is
+"N passed, N failed, N skipped".
+
+usage: run-tests.py BUILD_DIR [TEST ...]   (default: every test)
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# glib's TAP chatter that says nothing about a result
+NOISE = r"^# (starting QEMU|Start of|End of|random seed)"
+
+QTESTS = [
+    "colo-proxy-test",
+    "test-filter-mirror",
+    "test-filter-redirector",
+    "qom-test",
+]
+
+
+def tests(build):
+    qenv = dict(os.environ,
+                QTEST_QEMU_BINARY="./qemu-system-x86_64",
+                PYTHON="/usr/bin/python3")
+    out = []
+    for t in QTESTS:
+        out.append((t, [os.path.join(build, "tests/qtest", t), "--tap", "-k"],
+                    build, qenv))
+    out.append(("series", [os.path.join(TOP, "project/check-series.sh")],
+                TOP, dict(os.environ)))
+    return out
+
+
+def run(name, argv, cwd, env):
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    passed = failed = skipped = 0
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        m = re.match(r"^(not ok|ok)\b(.*)$", line)
+        if m:
+            if "# SKIP" in m.group(2):
+                skipped += 1
+            elif m.group(1) == "ok":
+                passed += 1
+            else:
+                failed += 1
+            print(f"{name}: {line}", flush=True)
+        elif line.startswith("1..") or re.match(NOISE, line):
+            continue
+        else:
+            print(f"{name}| {line}", flush=True)
+    rc = proc.wait()
+    if rc != 0 and failed == 0:
+        print(f"{name}: not ok - exited with status {rc}")
+        failed += 1
+    took = time.monotonic() - start
+    print(f"{name}: {passed} passed, {failed} failed, {skipped} skipped "
+          f"({took:.1f} s)", flush=True)
+    return passed, failed, skipped
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    build = os.path.abspath(sys.argv[1])
+    want = set(sys.argv[2:])
+    totals = [0, 0, 0]
+    for name, argv, cwd, env in tests(build):
+        if want and name not in want:
+            continue
+        for i, n in enumerate(run(name, argv, cwd, env)):
+            totals[i] += n
+    print(f"{totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
+    sys.exit(1 if totals[1] or not totals[0] else 0)
+
+
+if __name__ == "__main__":
+    main()
