@@ -14,6 +14,7 @@ export COLO_CACHE
 SRC   := build/src
 BLD   := build/qemu
 QTESTS := colo-proxy-test test-filter-mirror test-filter-redirector qom-test
+UNITS  := test-colo-proxy-link
 
 .PHONY: all deps qemu lay check demo series series-bisect clean
 
@@ -26,7 +27,8 @@ lay: deps
 	project/lay.sh "$$(project/fetch-qemu.sh)" $(SRC)
 
 qemu: lay
-	project/build.sh $(SRC) $(BLD) $(addprefix tests/qtest/,$(QTESTS))
+	project/build.sh $(SRC) $(BLD) $(addprefix tests/qtest/,$(QTESTS)) \
+		$(addprefix tests/unit/,$(UNITS))
 
 check: qemu
 	project/run-tests.py $(BLD)

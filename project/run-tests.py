@@ -35,6 +35,12 @@ def tests(build):
     for t in QTESTS:
         out.append((t, [os.path.join(build, "tests/qtest", t), "--tap", "-k"],
                     build, qenv))
+    out.append(("test-colo-proxy-link",
+                [os.path.join(build, "tests/unit/test-colo-proxy-link"),
+                 "--tap", "-k"], build, dict(os.environ)))
+    out.append(("fuzz", [os.path.join(TOP, "project/fuzz/run.sh"),
+                         os.path.join(build, "../src"), build],
+                TOP, dict(os.environ)))
     out.append(("series", [os.path.join(TOP, "project/check-series.sh")],
                 TOP, dict(os.environ)))
     return out
@@ -43,7 +49,8 @@ def tests(build):
 def run(name, argv, cwd, env):
     start = time.monotonic()
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True,
+                            errors="replace")
     passed = failed = skipped = 0
     for line in proc.stdout:
         line = line.rstrip("\n")

@@ -1,0 +1,310 @@
+/*
+ * Unit tests for the colo-proxy link codec
+ *
+ * Copyright (c) 2026 The colo-proxy authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "net/colo-proxy-link.h"
+
+typedef struct Msg {
+    ColoLinkType type;
+    GByteArray *data;
+} Msg;
+
+typedef struct Sink {
+    GArray *msgs;               /* of Msg */
+    int stop_after;             /* stop decoding after this many; -1 never */
+} Sink;
+
+static bool sink_msg(void *opaque, ColoLinkType type, const uint8_t *payload,
+                     uint32_t len)
+{
+    Sink *s = opaque;
+    Msg m = { .type = type, .data = g_byte_array_new() };
+
+    g_byte_array_append(m.data, payload, len);
+    g_array_append_val(s->msgs, m);
+    return s->stop_after < 0 || s->msgs->len < (guint)s->stop_after;
+}
+
+static void sink_init(Sink *s)
+{
+    s->msgs = g_array_new(false, false, sizeof(Msg));
+    s->stop_after = -1;
+}
+
+static void sink_destroy(Sink *s)
+{
+    for (guint i = 0; i < s->msgs->len; i++) {
+        g_byte_array_unref(g_array_index(s->msgs, Msg, i).data);
+    }
+    g_array_free(s->msgs, true);
+}
+
+static const ColoLinkHello pri_hello = {
+    .version = COLO_LINK_VERSION, .role = COLO_LINK_ROLE_PRIMARY,
+    .vnet_hdr = false, .max_payload = COLO_LINK_MAX_PAYLOAD,
+};
+
+static const ColoLinkHello sec_hello = {
+    .version = COLO_LINK_VERSION, .role = COLO_LINK_ROLE_SECONDARY,
+    .vnet_hdr = false, .max_payload = COLO_LINK_MAX_PAYLOAD,
+};
+
+static void put_msg(GByteArray *b, ColoLinkType type, const void *p,
+                    uint32_t len)
+{
+    uint8_t hdr[COLO_LINK_HDR_LEN];
+
+    colo_link_encode_hdr(hdr, type, len);
+    g_byte_array_append(b, hdr, sizeof(hdr));
+    g_byte_array_append(b, p, len);
+}
+
+static void put_hello(GByteArray *b, const ColoLinkHello *h)
+{
+    uint8_t buf[COLO_LINK_HELLO_LEN];
+
+    colo_link_encode_hello(buf, h);
+    put_msg(b, COLO_LINK_HELLO, buf, sizeof(buf));
+}
+
+/* A stream of every message type, the largest frame included. */
+static GByteArray *sample_stream(void)
+{
+    GByteArray *b = g_byte_array_new();
+    g_autofree uint8_t *big = g_malloc(COLO_LINK_MAX_PAYLOAD);
+
+    for (uint32_t i = 0; i < COLO_LINK_MAX_PAYLOAD; i++) {
+        big[i] = i * 7;
+    }
+    put_hello(b, &sec_hello);
+    put_msg(b, COLO_LINK_FRAME, "frame-one", 9);
+    put_msg(b, COLO_LINK_HEARTBEAT, NULL, 0);
+    put_msg(b, COLO_LINK_FRAME, big, COLO_LINK_MAX_PAYLOAD);
+    put_msg(b, COLO_LINK_FRAME, "x", 1);
+    put_msg(b, COLO_LINK_BYE, "shutting down", 13);
+    return b;
+}
+
+static void check_sample(Sink *s)
+{
+    Msg *m = (Msg *)s->msgs->data;
+    ColoLinkHello h;
+
+    g_assert_cmpuint(s->msgs->len, ==, 6);
+    g_assert_cmpint(m[0].type, ==, COLO_LINK_HELLO);
+    g_assert_cmpint(colo_link_parse_hello(m[0].data->data, m[0].data->len,
+                                          &h), ==, COLO_LINK_OK);
+    g_assert_cmpint(colo_link_hello_check(&pri_hello, &h), ==, COLO_LINK_OK);
+    g_assert_cmpint(m[1].type, ==, COLO_LINK_FRAME);
+    g_assert_cmpmem(m[1].data->data, m[1].data->len, "frame-one", 9);
+    g_assert_cmpint(m[2].type, ==, COLO_LINK_HEARTBEAT);
+    g_assert_cmpuint(m[2].data->len, ==, 0);
+    g_assert_cmpuint(m[3].data->len, ==, COLO_LINK_MAX_PAYLOAD);
+    g_assert_cmpuint(m[3].data->data[COLO_LINK_MAX_PAYLOAD - 1], ==,
+                     (uint8_t)((COLO_LINK_MAX_PAYLOAD - 1) * 7));
+    g_assert_cmpmem(m[4].data->data, m[4].data->len, "x", 1);
+    g_assert_cmpint(m[5].type, ==, COLO_LINK_BYE);
+}
+
+/* The same stream decodes the same whatever the read boundaries. */
+static void test_split(const void *opaque)
+{
+    size_t chunk = GPOINTER_TO_SIZE(opaque);
+    g_autoptr(GByteArray) b = sample_stream();
+    ColoLinkDecoder d;
+    Sink s;
+
+    colo_link_decoder_init(&d);
+    sink_init(&s);
+    for (size_t off = 0; off < b->len; off += chunk) {
+        size_t n = MIN(chunk, b->len - off);
+
+        g_assert_cmpuint(colo_link_decode(&d, b->data + off, n, sink_msg, &s),
+                         ==, n);
+    }
+    g_assert_cmpint(d.error, ==, COLO_LINK_OK);
+    check_sample(&s);
+    sink_destroy(&s);
+    colo_link_decoder_destroy(&d);
+}
+
+/* Returning false stops after the message; the rest is fed again. */
+static void test_stop(void)
+{
+    g_autoptr(GByteArray) b = sample_stream();
+    ColoLinkDecoder d;
+    size_t off = 0;
+    Sink s;
+
+    colo_link_decoder_init(&d);
+    sink_init(&s);
+    s.stop_after = 1;
+    while (off < b->len) {
+        size_t n = colo_link_decode(&d, b->data + off, b->len - off,
+                                    sink_msg, &s);
+
+        g_assert_cmpuint(n, >, 0);
+        off += n;
+        s.stop_after = s.msgs->len + 1;
+    }
+    check_sample(&s);
+    sink_destroy(&s);
+    colo_link_decoder_destroy(&d);
+}
+
+typedef struct BadCase {
+    const char *name;
+    uint8_t hdr[COLO_LINK_HDR_LEN];
+    bool hello_first;           /* a valid HELLO precedes hdr */
+    ColoLinkError error;
+} BadCase;
+
+static const BadCase bad_cases[] = {
+    { "type-0", { 0, 0, 0, 0, 0, 0, 0, 1 }, true, COLO_LINK_ERR_TYPE },
+    { "type-99", { 99, 0, 0, 0, 0, 0, 0, 1 }, true, COLO_LINK_ERR_TYPE },
+    { "reserved", { COLO_LINK_FRAME, 1, 0, 0, 0, 0, 0, 1 }, true,
+      COLO_LINK_ERR_RESERVED },
+    { "reserved-16", { COLO_LINK_FRAME, 0, 0, 1, 0, 0, 0, 1 }, true,
+      COLO_LINK_ERR_RESERVED },
+    { "frame-4GiB", { COLO_LINK_FRAME, 0, 0, 0, 0xff, 0xff, 0xff, 0xff }, true,
+      COLO_LINK_ERR_LENGTH },
+    { "frame-max+1", { COLO_LINK_FRAME, 0, 0, 0, 0, 1, 1, 1 }, true,
+      COLO_LINK_ERR_LENGTH },
+    { "frame-empty", { COLO_LINK_FRAME, 0, 0, 0, 0, 0, 0, 0 }, true,
+      COLO_LINK_ERR_LENGTH },
+    { "heartbeat-data", { COLO_LINK_HEARTBEAT, 0, 0, 0, 0, 0, 0, 1 }, true,
+      COLO_LINK_ERR_LENGTH },
+    { "bye-long", { COLO_LINK_BYE, 0, 0, 0, 0, 0, 1, 1 }, true,
+      COLO_LINK_ERR_LENGTH },
+    { "hello-short", { COLO_LINK_HELLO, 0, 0, 0, 0, 0, 0, 15 }, false,
+      COLO_LINK_ERR_LENGTH },
+    { "no-hello", { COLO_LINK_FRAME, 0, 0, 0, 0, 0, 0, 1 }, false,
+      COLO_LINK_ERR_NO_HELLO },
+    { "heartbeat-first", { COLO_LINK_HEARTBEAT, 0, 0, 0, 0, 0, 0, 0 }, false,
+      COLO_LINK_ERR_NO_HELLO },
+    { "dup-hello", { COLO_LINK_HELLO, 0, 0, 0, 0, 0, 0, 16 }, true,
+      COLO_LINK_ERR_DUP_HELLO },
+};
+
+/*
+ * A bad header is refused as soon as it is complete: no payload is read,
+ * nothing is delivered, and the error sticks.
+ */
+static void test_bad_header(const void *opaque)
+{
+    const BadCase *c = opaque;
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    uint8_t junk[64] = { 0 };
+    ColoLinkDecoder d;
+    size_t n, hello_len = 0;
+    Sink s;
+
+    if (c->hello_first) {
+        put_hello(b, &sec_hello);
+        hello_len = b->len;
+    }
+    g_byte_array_append(b, c->hdr, sizeof(c->hdr));
+    g_byte_array_append(b, junk, sizeof(junk));
+    colo_link_decoder_init(&d);
+    sink_init(&s);
+    n = colo_link_decode(&d, b->data, b->len, sink_msg, &s);
+    g_assert_cmpint(d.error, ==, c->error);
+    g_assert_cmpuint(n, ==, hello_len + COLO_LINK_HDR_LEN);
+    g_assert_cmpuint(s.msgs->len, ==, c->hello_first ? 1 : 0);
+    g_assert_cmpuint(colo_link_decode(&d, junk, sizeof(junk), sink_msg, &s),
+                     ==, 0);
+    g_assert_nonnull(colo_link_error_str(d.error));
+    colo_link_decoder_reset(&d);
+    g_assert_cmpint(d.error, ==, COLO_LINK_OK);
+    sink_destroy(&s);
+    colo_link_decoder_destroy(&d);
+}
+
+static void test_bad_magic(void)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    uint8_t buf[COLO_LINK_HELLO_LEN];
+    ColoLinkDecoder d;
+    Sink s;
+
+    colo_link_encode_hello(buf, &pri_hello);
+    buf[0] ^= 0x20;
+    put_msg(b, COLO_LINK_HELLO, buf, sizeof(buf));
+    colo_link_decoder_init(&d);
+    sink_init(&s);
+    colo_link_decode(&d, b->data, b->len, sink_msg, &s);
+    g_assert_cmpint(d.error, ==, COLO_LINK_ERR_MAGIC);
+    g_assert_cmpuint(s.msgs->len, ==, 0);
+    sink_destroy(&s);
+    colo_link_decoder_destroy(&d);
+}
+
+/* Handshake: one primary with one secondary, same vnet header, version. */
+static void test_hello_check(void)
+{
+    ColoLinkHello h = sec_hello;
+    uint8_t buf[COLO_LINK_HELLO_LEN];
+    ColoLinkHello back;
+
+    colo_link_encode_hello(buf, &h);
+    g_assert_cmpint(colo_link_parse_hello(buf, sizeof(buf), &back), ==,
+                    COLO_LINK_OK);
+    g_assert_cmpmem(&back, sizeof(back), &h, sizeof(h));
+
+    g_assert_cmpint(colo_link_hello_check(&pri_hello, &sec_hello), ==,
+                    COLO_LINK_OK);
+    g_assert_cmpint(colo_link_hello_check(&sec_hello, &pri_hello), ==,
+                    COLO_LINK_OK);
+    g_assert_cmpint(colo_link_hello_check(&pri_hello, &pri_hello), ==,
+                    COLO_LINK_ERR_ROLE);
+    g_assert_cmpint(colo_link_hello_check(&sec_hello, &sec_hello), ==,
+                    COLO_LINK_ERR_ROLE);
+    h.role = 7;
+    g_assert_cmpint(colo_link_hello_check(&pri_hello, &h), ==,
+                    COLO_LINK_ERR_ROLE);
+    h = sec_hello;
+    h.vnet_hdr = true;
+    g_assert_cmpint(colo_link_hello_check(&pri_hello, &h), ==,
+                    COLO_LINK_ERR_VNET_HDR);
+    h = sec_hello;
+    h.version = COLO_LINK_VERSION + 1;
+    g_assert_cmpint(colo_link_hello_check(&pri_hello, &h), ==,
+                    COLO_LINK_ERR_VERSION);
+    h = sec_hello;
+    h.max_payload = 1500;
+    g_assert_cmpint(colo_link_hello_check(&pri_hello, &h), ==,
+                    COLO_LINK_ERR_LENGTH);
+
+    colo_link_encode_hello(buf, &sec_hello);
+    buf[11] = 2;
+    g_assert_cmpint(colo_link_parse_hello(buf, sizeof(buf), &back), ==,
+                    COLO_LINK_ERR_VNET_HDR);
+    g_assert_cmpint(colo_link_parse_hello(buf, sizeof(buf) - 1, &back), ==,
+                    COLO_LINK_ERR_LENGTH);
+}
+
+int main(int argc, char **argv)
+{
+    static const size_t chunks[] = { 1, 2, 3, 7, 8, 9, 1500, 65536, 1 << 20 };
+
+    g_test_init(&argc, &argv, NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(chunks); i++) {
+        g_autofree char *path = g_strdup_printf("/colo-proxy-link/split/%zu",
+                                                chunks[i]);
+        g_test_add_data_func(path, GSIZE_TO_POINTER(chunks[i]), test_split);
+    }
+    g_test_add_func("/colo-proxy-link/stop", test_stop);
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/colo-proxy-link/bad/%s",
+                                                bad_cases[i].name);
+        g_test_add_data_func(path, &bad_cases[i], test_bad_header);
+    }
+    g_test_add_func("/colo-proxy-link/bad/magic", test_bad_magic);
+    g_test_add_func("/colo-proxy-link/hello", test_hello_check);
+    return g_test_run();
+}
