@@ -31,12 +31,14 @@ def entries():
             text = f.read()
         head, _, body = text.partition("\n\n")
         files = []
-        for line in head.splitlines():
-            key, _, val = line.partition(":")
-            if key.strip() == "Files":
+        if head.startswith("Files:"):
+            for line in head.splitlines():
+                key, _, val = line.partition(":")
+                if key.strip() != "Files":
+                    sys.exit(f"{msg}: unknown header line {line!r}")
                 files += val.split()
-            else:
-                sys.exit(f"{msg}: unknown header line {line!r}")
+        else:
+            body = text
         diff = msg[:-4] + ".diff"
         out.append({
             "msg": msg,
