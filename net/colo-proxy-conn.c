@@ -150,10 +150,11 @@ static ColoConn *colo_conn_victim(ColoConnTable *t, int64_t now,
 }
 
 ColoConn *colo_conn_get(ColoConnTable *t, const ColoConnKey *key,
-                        int64_t now)
+                        int64_t now, bool *created)
 {
     ColoConn *c = colo_conn_lookup(t, key);
 
+    *created = !c;
     if (!c) {
         if (t->count >= t->max) {
             ColoConnEvictWhy why;

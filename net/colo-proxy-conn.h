@@ -75,9 +75,12 @@ void colo_conn_table_free(ColoConnTable *t);
 int colo_conn_key_from_packet(const ColoPacket *p, ColoConnKey *key);
 
 ColoConn *colo_conn_lookup(ColoConnTable *t, const ColoConnKey *key);
-/* Look up, or insert (evicting if full); marks the entry used at @now. */
+/*
+ * Look up, or insert (evicting if full); marks the entry used at @now.
+ * *@created says whether the entry is new (and zeroed but for its key).
+ */
 ColoConn *colo_conn_get(ColoConnTable *t, const ColoConnKey *key,
-                        int64_t now);
+                        int64_t now, bool *created);
 void colo_conn_remove(ColoConnTable *t, ColoConn *c);
 /* Remove closed entries older than @grace_ns and idle ones over @idle_ns. */
 void colo_conn_reap(ColoConnTable *t, int64_t now, int64_t grace_ns,

@@ -8,6 +8,16 @@
  * carries the guest's traffic, talking to its peer over one link given by
  * the "addr" property.
  *
+ * Primary:   ingress (netdev -> guest) is delivered and mirrored to the
+ *            secondary; the guest's output is held until the secondary's
+ *            guest sent the same frame, then released in order.
+ * Secondary: frames from the link are the guest's ingress (TCP acks moved
+ *            into its sequence space); the guest's output goes to the
+ *            primary (TCP seqs moved into the primary's space); ingress
+ *            from this host's own network is not delivered while protected.
+ *
+ * Everything runs in the main loop, under the BQL.
+ *
  * Copyright (c) 2026 The colo-proxy authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -15,18 +25,66 @@
 
 #include "qemu/osdep.h"
 #include "qemu/cutils.h"
+#include "qemu/error-report.h"
+#include "qemu/guest-random.h"
 #include "qemu/iov.h"
 #include "qemu/sockets.h"
+#include "qemu/timer.h"
+#include "qemu/units.h"
 #include "qapi/error.h"
+#include "qapi/qapi-commands-net.h"
+#include "qapi/qapi-events-net.h"
 #include "qapi/qapi-types-qom.h"
 #include "qapi/qapi-visit-sockets.h"
+#include "qapi/visitor.h"
 #include "qom/object.h"
+#include "qom/object_interfaces.h"
+#include "migration/colo.h"
 #include "net/filter.h"
 #include "net/net.h"
 #include "net/colo-proxy.h"
+#include "net/colo-proxy-conn.h"
+#include "net/colo-proxy-io.h"
+#include "net/colo-proxy-seq.h"
 #include "trace.h"
 
+enum {
+    COLO_PROXY_LINK_TIMEOUT_DEFAULT = 2000,         /* ms */
+    COLO_PROXY_LINK_TIMEOUT_MIN = 20,
+    COLO_PROXY_MAX_HELD_DEFAULT = 4096,             /* frames */
+    COLO_PROXY_MAX_CONNS_DEFAULT = 65536,
+    /* Ingress frames held per connection until its offset is known. */
+    COLO_PROXY_CONN_HOLD_MAX = 16,
+    /* A closed connection's entry outlives it this long (ms). */
+    COLO_PROXY_CLOSED_GRACE_MS = 10000,
+    /* Reap closed connections every this many new ones. */
+    COLO_PROXY_REAP_EVERY = 256,
+};
+
+#define COLO_PROXY_LINK_BUFFER_DEFAULT (16 * MiB)
+#define COLO_PROXY_LINK_BUFFER_MIN     (2 * COLO_LINK_MAX_PAYLOAD)
+#define COLO_PROXY_FRAME_MAX           COLO_LINK_MAX_PAYLOAD
+
 OBJECT_DECLARE_SIMPLE_TYPE(ColoProxyState, COLO_PROXY)
+
+/* A frame held by the proxy, with what it takes to send it on later. */
+typedef struct ColoProxyFrame {
+    QTAILQ_ENTRY(ColoProxyFrame) next;
+    unsigned flags;
+    bool matched;               /* primary: the secondary sent it too */
+    uint32_t len;
+    uint8_t data[];
+} ColoProxyFrame;
+
+typedef QTAILQ_HEAD(, ColoProxyFrame) ColoProxyFrameQueue;
+
+/* Per-connection state (the secondary's sequence translation). */
+typedef struct ColoProxyConn {
+    ColoConn conn;
+    ColoSeq seq;
+    uint32_t held;
+    ColoProxyFrameQueue ingress;    /* waiting for the offset */
+} ColoProxyConn;
 
 struct ColoProxyState {
     NetFilterState parent_obj;
@@ -35,10 +93,503 @@ struct ColoProxyState {
     bool mode_set;
     ColoProxyMode mode;
     char *addr;
+    bool vnet_hdr;
+    uint32_t link_timeout;
+    uint64_t link_buffer;
+    uint32_t max_held;
+    uint32_t max_conns;
 
     /* set up by colo_proxy_setup() */
     SocketAddress *link_addr;
+    ColoLinkIO *link;
+    ColoConnTable *conns;
+    uint64_t conns_created;
+    uint8_t *scratch;               /* a writable copy of one frame */
+    bool failover;
+    char *reported_error;           /* last link error reported */
+
+    /* primary: the guest's output, and the secondary's, until matched */
+    ColoProxyFrameQueue pvm;
+    ColoProxyFrameQueue svm;
+    uint32_t pvm_frames;
+    uint32_t svm_frames;
+    uint64_t pvm_bytes;
+
+    ColoProxyStats stats;
+    ColoProxyDrops drops;
 };
+
+static int64_t colo_proxy_now_ns(void)
+{
+    return qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+}
+
+static uint32_t colo_proxy_vnet_len(ColoProxyState *s)
+{
+    return s->vnet_hdr ? NETFILTER(s)->netdev->vnet_hdr_len : 0;
+}
+
+/* Parse a frame that may start with a vnet header; false if too short. */
+static bool colo_proxy_parse(ColoProxyState *s, const uint8_t *buf,
+                             uint32_t len, ColoPacket *p)
+{
+    uint32_t vlen = colo_proxy_vnet_len(s);
+
+    if (len < vlen) {
+        return false;
+    }
+    colo_packet_parse(buf + vlen, len - vlen, p);
+    return true;
+}
+
+/* ---- held frames ---- */
+
+static ColoProxyFrame *colo_proxy_frame_new(const struct iovec *iov,
+                                            int iovcnt, unsigned flags)
+{
+    size_t len = iov_size(iov, iovcnt);
+    ColoProxyFrame *f = g_malloc(sizeof(*f) + len);
+
+    f->flags = flags;
+    f->matched = false;
+    f->len = len;
+    iov_to_buf(iov, iovcnt, 0, f->data, len);
+    return f;
+}
+
+/* Send a frame the guest sent on towards the netdev (primary). */
+static void colo_proxy_release(ColoProxyState *s, ColoProxyFrame *f)
+{
+    NetFilterState *nf = NETFILTER(s);
+    struct iovec iov = { .iov_base = f->data, .iov_len = f->len };
+
+    if (!nf->netdev->peer) {
+        s->drops.no_receiver++;
+        return;
+    }
+    qemu_netfilter_pass_to_next(nf->netdev->peer, f->flags, &iov, 1, nf);
+    s->stats.released++;
+}
+
+/* Release the matched frames at the head of the primary's queue. */
+static void colo_proxy_release_matched(ColoProxyState *s)
+{
+    ColoProxyFrame *f;
+
+    while ((f = QTAILQ_FIRST(&s->pvm)) && f->matched) {
+        QTAILQ_REMOVE(&s->pvm, f, next);
+        s->pvm_frames--;
+        s->pvm_bytes -= f->len;
+        trace_colo_proxy_release(NETFILTER(s)->netdev_id, f->len);
+        colo_proxy_release(s, f);
+        g_free(f);
+    }
+}
+
+/* Release every held primary frame, in order (checkpoint, link loss). */
+static void colo_proxy_release_all(ColoProxyState *s)
+{
+    ColoProxyFrame *f, *next;
+
+    QTAILQ_FOREACH(f, &s->pvm, next) {
+        f->matched = true;
+    }
+    colo_proxy_release_matched(s);
+    QTAILQ_FOREACH_SAFE(f, &s->svm, next, next) {
+        QTAILQ_REMOVE(&s->svm, f, next);
+        g_free(f);
+    }
+    s->svm_frames = 0;
+}
+
+static ColoProxyFrame *colo_proxy_find(ColoProxyFrameQueue *q,
+                                       const uint8_t *data, uint32_t len)
+{
+    ColoProxyFrame *f;
+
+    QTAILQ_FOREACH(f, q, next) {
+        if (!f->matched && f->len == len && !memcmp(f->data, data, len)) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The guest's frame waits for the secondary's identical frame.  Over the
+ * bound, the oldest is released rather than dropped: a guest frame is
+ * never lost.
+ */
+static void colo_proxy_hold_pvm(ColoProxyState *s, ColoProxyFrame *f)
+{
+    ColoProxyFrame *twin = colo_proxy_find(&s->svm, f->data, f->len);
+
+    if (twin) {
+        QTAILQ_REMOVE(&s->svm, twin, next);
+        s->svm_frames--;
+        g_free(twin);
+        f->matched = true;
+    }
+    QTAILQ_INSERT_TAIL(&s->pvm, f, next);
+    s->pvm_frames++;
+    s->pvm_bytes += f->len;
+    if (s->pvm_frames > s->max_held) {
+        QTAILQ_FIRST(&s->pvm)->matched = true;
+        s->drops.hold_overflow++;
+    }
+    colo_proxy_release_matched(s);
+}
+
+/* A frame the secondary's guest sent, from the link (primary). */
+static void colo_proxy_svm_frame(ColoProxyState *s, const uint8_t *buf,
+                                 uint32_t len)
+{
+    ColoProxyFrame *f = colo_proxy_find(&s->pvm, buf, len);
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+    if (f) {
+        f->matched = true;
+        colo_proxy_release_matched(s);
+        return;
+    }
+    if (s->svm_frames >= s->max_held) {
+        ColoProxyFrame *old = QTAILQ_FIRST(&s->svm);
+
+        QTAILQ_REMOVE(&s->svm, old, next);
+        s->svm_frames--;
+        g_free(old);
+        s->drops.hold_overflow++;
+    }
+    f = colo_proxy_frame_new(&iov, 1, 0);
+    QTAILQ_INSERT_TAIL(&s->svm, f, next);
+    s->svm_frames++;
+}
+
+/* ---- the secondary's connections ---- */
+
+static void colo_proxy_conn_release(void *opaque, ColoConn *c)
+{
+    ColoProxyState *s = opaque;
+    ColoProxyConn *pc = (ColoProxyConn *)c;
+    ColoProxyFrame *f, *next;
+
+    QTAILQ_FOREACH_SAFE(f, &pc->ingress, next, next) {
+        QTAILQ_REMOVE(&pc->ingress, f, next);
+        g_free(f);
+        s->drops.evicted++;
+    }
+}
+
+static ColoProxyConn *colo_proxy_conn(ColoProxyState *s, const ColoPacket *p)
+{
+    int64_t now = colo_proxy_now_ns();
+    ColoConnKey key;
+    ColoProxyConn *pc;
+    bool created;
+
+    colo_conn_key_from_packet(p, &key);
+    pc = (ColoProxyConn *)colo_conn_get(s->conns, &key, now, &created);
+    if (created) {
+        QTAILQ_INIT(&pc->ingress);
+        /* now and then, forget connections closed a while ago */
+        if (!(++s->conns_created % COLO_PROXY_REAP_EVERY)) {
+            colo_conn_reap(s->conns, now,
+                           (int64_t)COLO_PROXY_CLOSED_GRACE_MS * SCALE_MS, 0);
+        }
+    }
+    if (p->tcp_flags & (COLO_TCP_FIN | COLO_TCP_RST) &&
+        pc->conn.state != COLO_CONN_CLOSED) {
+        pc->conn.state = COLO_CONN_CLOSED;
+        pc->conn.closed_ns = colo_proxy_now_ns();
+    } else if (pc->conn.state == COLO_CONN_NEW &&
+               (p->tcp_flags & COLO_TCP_ACK) &&
+               !(p->tcp_flags & COLO_TCP_SYN)) {
+        pc->conn.state = COLO_CONN_ESTABLISHED;
+    }
+    return pc;
+}
+
+/* Hand a frame to the secondary's guest, as if the netdev had sent it. */
+static void colo_proxy_deliver(ColoProxyState *s, uint8_t *buf, uint32_t len)
+{
+    NetFilterState *nf = NETFILTER(s);
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+    qemu_netfilter_pass_to_next(nf->netdev, 0, &iov, 1, nf);
+    s->stats.delivered++;
+}
+
+/*
+ * Translate an ingress TCP frame in place; false if it must wait for the
+ * connection's offset (it is then queued on the connection).
+ */
+static bool colo_proxy_ingress_tcp(ColoProxyState *s, uint8_t *buf,
+                                   uint32_t len, const ColoPacket *p)
+{
+    ColoProxyConn *pc = colo_proxy_conn(s, p);
+    uint8_t *frame = buf + colo_proxy_vnet_len(s);
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    ColoProxyFrame *f;
+
+    if (QTAILQ_EMPTY(&pc->ingress) &&
+        colo_seq_ingress(&pc->seq, frame, p) == COLO_SEQ_PASS) {
+        return true;
+    }
+    if (pc->held >= COLO_PROXY_CONN_HOLD_MAX) {
+        s->drops.hold_overflow++;
+        return false;
+    }
+    f = colo_proxy_frame_new(&iov, 1, 0);
+    QTAILQ_INSERT_TAIL(&pc->ingress, f, next);
+    pc->held++;
+    trace_colo_proxy_ingress_hold(NETFILTER(s)->netdev_id, p->sport,
+                                  p->dport, p->ack);
+    return false;
+}
+
+/* Deliver the ingress frames a connection held, now that it can. */
+static void colo_proxy_flush_conn(ColoProxyState *s, ColoProxyConn *pc)
+{
+    ColoProxyFrame *f, *next;
+    ColoPacket p;
+
+    QTAILQ_FOREACH_SAFE(f, &pc->ingress, next, next) {
+        uint8_t *frame = f->data + colo_proxy_vnet_len(s);
+
+        colo_proxy_parse(s, f->data, f->len, &p);
+        if (colo_seq_ingress(&pc->seq, frame, &p) == COLO_SEQ_HOLD) {
+            return;
+        }
+        QTAILQ_REMOVE(&pc->ingress, f, next);
+        pc->held--;
+        colo_proxy_deliver(s, f->data, f->len);
+        g_free(f);
+    }
+}
+
+/* Ingress for the secondary's guest, from the link or (after failover) the
+ * netdev: translate TCP acks, then deliver. @buf is writable. */
+static void colo_proxy_secondary_ingress(ColoProxyState *s, uint8_t *buf,
+                                         uint32_t len)
+{
+    ColoPacket p;
+
+    if (colo_proxy_parse(s, buf, len, &p) && p.kind == COLO_PKT_TCP &&
+        !colo_proxy_ingress_tcp(s, buf, len, &p)) {
+        return;
+    }
+    colo_proxy_deliver(s, buf, len);
+}
+
+/* The secondary's guest sent @buf: translate TCP seqs in place. */
+static void colo_proxy_secondary_egress(ColoProxyState *s, uint8_t *buf,
+                                        uint32_t len)
+{
+    ColoPacket p;
+    ColoProxyConn *pc;
+
+    if (!colo_proxy_parse(s, buf, len, &p) || p.kind != COLO_PKT_TCP) {
+        return;
+    }
+    pc = colo_proxy_conn(s, &p);
+    colo_seq_egress(&pc->seq, buf + colo_proxy_vnet_len(s), &p);
+    if (!QTAILQ_EMPTY(&pc->ingress)) {
+        colo_proxy_flush_conn(s, pc);
+    }
+}
+
+static void colo_proxy_conn_checkpoint(void *opaque, ColoConn *c)
+{
+    ColoProxyConn *pc = (ColoProxyConn *)c;
+
+    colo_seq_checkpoint(&pc->seq);
+    colo_proxy_flush_conn(opaque, pc);
+}
+
+/* ---- the link ---- */
+
+static void colo_proxy_link_event(ColoProxyState *s, bool up,
+                                  const char *reason)
+{
+    const char *id = object_get_canonical_path_component(OBJECT(s));
+
+    trace_colo_proxy_link_event(id, up, reason);
+    qapi_event_send_colo_proxy_link(id, up, reason);
+    if (!up && g_strcmp0(reason, s->reported_error)) {
+        /* once per distinct cause: a retrying primary must not flood */
+        warn_report("colo-proxy %s: link to the %s: %s", id,
+                    s->mode == COLO_PROXY_MODE_PRIMARY ? "secondary"
+                                                       : "primary", reason);
+        g_free(s->reported_error);
+        s->reported_error = g_strdup(reason);
+    }
+}
+
+static void colo_proxy_link_up(void *opaque)
+{
+    ColoProxyState *s = opaque;
+
+    g_free(s->reported_error);
+    s->reported_error = NULL;
+    colo_proxy_link_event(s, true, "handshake complete");
+}
+
+static void colo_proxy_link_down(void *opaque, const char *reason)
+{
+    ColoProxyState *s = opaque;
+
+    /* Unprotected from here: what the primary's guest sent goes out. */
+    if (s->mode == COLO_PROXY_MODE_PRIMARY) {
+        colo_proxy_release_all(s);
+    }
+    colo_proxy_link_event(s, false, reason);
+}
+
+static void colo_proxy_link_refused(void *opaque, const char *reason)
+{
+    colo_proxy_link_event(opaque, false, reason);
+}
+
+static void colo_proxy_link_frame(void *opaque, const uint8_t *buf,
+                                  uint32_t len)
+{
+    ColoProxyState *s = opaque;
+
+    s->stats.from_peer++;
+    if (s->failover) {
+        s->drops.link_down++;
+        return;
+    }
+    trace_colo_proxy_link_frame(NETFILTER(s)->netdev_id, len);
+    if (s->mode == COLO_PROXY_MODE_PRIMARY) {
+        colo_proxy_svm_frame(s, buf, len);
+    } else {
+        memcpy(s->scratch, buf, len);
+        colo_proxy_secondary_ingress(s, s->scratch, len);
+    }
+}
+
+static const ColoLinkIOOps colo_proxy_link_ops = {
+    .up = colo_proxy_link_up,
+    .down = colo_proxy_link_down,
+    .refused = colo_proxy_link_refused,
+    .frame = colo_proxy_link_frame,
+};
+
+static bool colo_proxy_protected(ColoProxyState *s)
+{
+    return !s->failover && colo_link_io_state(s->link) == COLO_LINK_IO_UP;
+}
+
+/* ---- the filter ---- */
+
+/* Primary: mirror ingress, hold egress while protected. */
+static ssize_t colo_proxy_primary_receive(ColoProxyState *s, bool ingress,
+                                          unsigned flags,
+                                          const struct iovec *iov,
+                                          int iovcnt)
+{
+    if (!colo_proxy_protected(s)) {
+        s->stats.passed++;
+        return 0;
+    }
+    if (ingress) {
+        if (colo_link_io_send(s->link, iov, iovcnt)) {
+            s->stats.mirrored++;
+        } else {
+            /* The secondary misses input: only a checkpoint mends that. */
+            s->drops.link_full++;
+        }
+        return 0;
+    }
+    colo_proxy_hold_pvm(s, colo_proxy_frame_new(iov, iovcnt, flags));
+    return iov_size(iov, iovcnt);
+}
+
+/* Secondary: the guest's output goes to the primary, host ingress stops. */
+static ssize_t colo_proxy_secondary_receive(ColoProxyState *s, bool ingress,
+                                            NetClientState *sender,
+                                            unsigned flags,
+                                            const struct iovec *iov,
+                                            int iovcnt)
+{
+    size_t len = iov_size(iov, iovcnt);
+    struct iovec copy = { .iov_base = s->scratch, .iov_len = len };
+
+    if (len > COLO_PROXY_FRAME_MAX) {
+        s->drops.oversized++;
+        return len;
+    }
+    if (ingress && !s->failover) {
+        s->drops.secondary_ingress++;
+        return len;
+    }
+    iov_to_buf(iov, iovcnt, 0, s->scratch, len);
+    if (ingress) {
+        colo_proxy_secondary_ingress(s, s->scratch, len);
+        return len;
+    }
+    colo_proxy_secondary_egress(s, s->scratch, len);
+    if (s->failover) {
+        qemu_netfilter_pass_to_next(sender, flags, &copy, 1, NETFILTER(s));
+    } else if (colo_link_io_send(s->link, &copy, 1)) {
+        s->stats.to_peer++;
+    } else if (colo_link_io_state(s->link) == COLO_LINK_IO_UP) {
+        s->drops.link_full++;
+    } else {
+        s->drops.link_down++;
+    }
+    return len;
+}
+
+static ssize_t colo_proxy_receive_iov(NetFilterState *nf,
+                                      NetClientState *sender,
+                                      unsigned flags,
+                                      const struct iovec *iov,
+                                      int iovcnt,
+                                      NetPacketSent *sent_cb)
+{
+    ColoProxyState *s = COLO_PROXY(nf);
+    bool ingress = sender == nf->netdev;
+
+    trace_colo_proxy_receive_iov(nf->netdev_id, ingress,
+                                 iov_size(iov, iovcnt));
+    if (s->mode == COLO_PROXY_MODE_PRIMARY) {
+        return colo_proxy_primary_receive(s, ingress, flags, iov, iovcnt);
+    }
+    return colo_proxy_secondary_receive(s, ingress, sender, flags, iov,
+                                        iovcnt);
+}
+
+static void colo_proxy_do_event(ColoProxyState *s, int event)
+{
+    trace_colo_proxy_event(NETFILTER(s)->netdev_id, event);
+    switch (event) {
+    case COLO_EVENT_CHECKPOINT:
+        s->stats.checkpoints++;
+        if (s->mode == COLO_PROXY_MODE_PRIMARY) {
+            colo_proxy_release_all(s);
+        } else {
+            colo_conn_foreach(s->conns, colo_proxy_conn_checkpoint, s);
+        }
+        break;
+    case COLO_EVENT_FAILOVER:
+        s->stats.failovers++;
+        s->failover = true;
+        if (s->mode == COLO_PROXY_MODE_PRIMARY) {
+            colo_proxy_release_all(s);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void colo_proxy_handle_event(NetFilterState *nf, int event,
+                                    Error **errp)
+{
+    colo_proxy_do_event(COLO_PROXY(nf), event);
+}
 
 /*
  * Parse the link address: "unix:PATH" or a path containing '/' is a unix
@@ -93,8 +644,8 @@ static bool colo_proxy_check_unique(NetFilterState *nf, Error **errp)
     QTAILQ_FOREACH(other, &nf->netdev->filters, next) {
         if (other != nf && object_dynamic_cast(OBJECT(other),
                                                TYPE_COLO_PROXY)) {
-            error_setg(errp, "netdev '%s' already has "
-                       "colo-proxy '%s'", nf->netdev_id,
+            error_setg(errp, "netdev '%s' already has colo-proxy '%s'",
+                       nf->netdev_id,
                        object_get_canonical_path_component(OBJECT(other)));
             return false;
         }
@@ -102,30 +653,60 @@ static bool colo_proxy_check_unique(NetFilterState *nf, Error **errp)
     return true;
 }
 
-static void colo_proxy_setup(NetFilterState *nf, Error **errp)
+static bool colo_proxy_check(ColoProxyState *s, Error **errp)
 {
-    ColoProxyState *s = COLO_PROXY(nf);
+    NetFilterState *nf = NETFILTER(s);
 
     if (!s->mode_set) {
         error_setg(errp, "property 'mode' is required "
                    "(primary or secondary)");
-        return;
+        return false;
     }
     if (nf->direction != NET_FILTER_DIRECTION_ALL) {
         error_setg(errp, "property 'queue' must be 'all': "
                    "the proxy needs the traffic in both directions");
-        return;
+        return false;
     }
     if (!s->addr) {
         error_setg(errp, "property 'addr' is required "
                    "(HOST:PORT or a unix socket path)");
-        return;
+        return false;
     }
     s->link_addr = colo_proxy_parse_addr(s->addr, s->mode, errp);
-    if (!s->link_addr) {
+    return s->link_addr && colo_proxy_check_unique(nf, errp);
+}
+
+static void colo_proxy_setup(NetFilterState *nf, Error **errp)
+{
+    ColoProxyState *s = COLO_PROXY(nf);
+    const char *id = object_get_canonical_path_component(OBJECT(nf));
+    ColoLinkIOConfig cfg = {
+        .name = id,
+        .listen = s->mode == COLO_PROXY_MODE_SECONDARY,
+        .hello = {
+            .version = COLO_LINK_VERSION,
+            .role = s->mode == COLO_PROXY_MODE_PRIMARY ?
+                    COLO_LINK_ROLE_PRIMARY : COLO_LINK_ROLE_SECONDARY,
+            .vnet_hdr = s->vnet_hdr,
+            .max_payload = COLO_LINK_MAX_PAYLOAD,
+        },
+        .timeout_ms = s->link_timeout,
+        .max_buffer = s->link_buffer,
+    };
+    uint32_t seed;
+
+    if (!colo_proxy_check(s, errp)) {
         return;
     }
-    if (!colo_proxy_check_unique(nf, errp)) {
+    cfg.addr = s->link_addr;
+    qemu_guest_getrandom_nofail(&seed, sizeof(seed));
+    s->conns = colo_conn_table_new(s->max_conns, sizeof(ColoProxyConn), seed,
+                                   colo_proxy_conn_release, s);
+    s->scratch = g_malloc(COLO_PROXY_FRAME_MAX);
+    QTAILQ_INIT(&s->pvm);
+    QTAILQ_INIT(&s->svm);
+    s->link = colo_link_io_new(&cfg, &colo_proxy_link_ops, s, errp);
+    if (!s->link) {
         return;
     }
     trace_colo_proxy_setup(nf->netdev_id, ColoProxyMode_str(s->mode),
@@ -137,22 +718,92 @@ static void colo_proxy_cleanup(NetFilterState *nf)
     ColoProxyState *s = COLO_PROXY(nf);
 
     trace_colo_proxy_cleanup(nf->netdev_id);
+    colo_link_io_free(s->link);
+    s->link = NULL;
+    if (s->scratch) {
+        /* what the primary's guest sent still leaves, unprotected */
+        colo_proxy_release_all(s);
+    }
+    colo_conn_table_free(s->conns);
+    s->conns = NULL;
+    g_free(s->scratch);
+    s->scratch = NULL;
     qapi_free_SocketAddress(s->link_addr);
     s->link_addr = NULL;
+    g_free(s->reported_error);
+    s->reported_error = NULL;
 }
 
-static ssize_t colo_proxy_receive_iov(NetFilterState *nf,
-                                      NetClientState *sender,
-                                      unsigned flags,
-                                      const struct iovec *iov,
-                                      int iovcnt,
-                                      NetPacketSent *sent_cb)
+/* ---- QMP ---- */
+
+static const ColoProxyLinkState colo_proxy_link_states[] = {
+    [COLO_LINK_IO_IDLE] = COLO_PROXY_LINK_STATE_DOWN,
+    [COLO_LINK_IO_LISTENING] = COLO_PROXY_LINK_STATE_LISTENING,
+    [COLO_LINK_IO_CONNECTING] = COLO_PROXY_LINK_STATE_CONNECTING,
+    [COLO_LINK_IO_HANDSHAKE] = COLO_PROXY_LINK_STATE_HANDSHAKE,
+    [COLO_LINK_IO_UP] = COLO_PROXY_LINK_STATE_UP,
+};
+
+static ColoProxyInfo *colo_proxy_info(ColoProxyState *s)
 {
-    trace_colo_proxy_receive_iov(nf->netdev_id, sender == nf->netdev,
-                                 iov_size(iov, iovcnt));
-    /* Until the link is up every frame passes unchanged. */
+    NetFilterState *nf = NETFILTER(s);
+    ColoProxyInfo *info = g_new0(ColoProxyInfo, 1);
+    const char *err = colo_link_io_last_error(s->link);
+
+    info->id = g_strdup(object_get_canonical_path_component(OBJECT(s)));
+    info->netdev = g_strdup(nf->netdev_id);
+    info->mode = s->mode;
+    info->link = colo_proxy_link_states[colo_link_io_state(s->link)];
+    info->link_error = g_strdup(err);
+    info->failover = s->failover;
+    info->stats = g_memdup2(&s->stats, sizeof(s->stats));
+    info->stats->held_frames = s->pvm_frames;
+    info->stats->held_bytes = s->pvm_bytes;
+    info->stats->connections = colo_conn_count(s->conns);
+    info->stats->link_failures = colo_link_io_stats(s->link)->failures;
+    info->stats->link_buffered = colo_link_io_buffered(s->link);
+    info->stats->drops = g_memdup2(&s->drops, sizeof(s->drops));
+    return info;
+}
+
+static int colo_proxy_collect(Object *obj, void *opaque)
+{
+    ColoProxyInfoList ***tail = opaque;
+    ColoProxyState *s = (ColoProxyState *)object_dynamic_cast(obj,
+                                                              TYPE_COLO_PROXY);
+
+    if (s && s->link) {
+        QAPI_LIST_APPEND(*tail, colo_proxy_info(s));
+    }
     return 0;
 }
+
+ColoProxyInfoList *qmp_query_colo_proxy(Error **errp)
+{
+    ColoProxyInfoList *head = NULL, **tail = &head;
+
+    object_child_foreach(object_get_objects_root(), colo_proxy_collect,
+                         &tail);
+    return head;
+}
+
+void qmp_x_colo_proxy_event(const char *id, ColoProxyEvent event,
+                            Error **errp)
+{
+    Object *obj = object_resolve_path_component(object_get_objects_root(),
+                                                id);
+    ColoProxyState *s = obj ? (ColoProxyState *)
+                        object_dynamic_cast(obj, TYPE_COLO_PROXY) : NULL;
+
+    if (!s || !s->link) {
+        error_setg(errp, "'%s' is not a colo-proxy object", id);
+        return;
+    }
+    colo_proxy_do_event(s, event == COLO_PROXY_EVENT_CHECKPOINT ?
+                        COLO_EVENT_CHECKPOINT : COLO_EVENT_FAILOVER);
+}
+
+/* ---- properties ---- */
 
 static int colo_proxy_get_mode(Object *obj, Error **errp)
 {
@@ -180,6 +831,90 @@ static void colo_proxy_set_addr(Object *obj, const char *value, Error **errp)
     s->addr = g_strdup(value);
 }
 
+static bool colo_proxy_get_vnet_hdr(Object *obj, Error **errp)
+{
+    return COLO_PROXY(obj)->vnet_hdr;
+}
+
+static void colo_proxy_set_vnet_hdr(Object *obj, bool value, Error **errp)
+{
+    COLO_PROXY(obj)->vnet_hdr = value;
+}
+
+/* A uint32/uint64 property with a lower bound, checked when it is set. */
+typedef struct ColoProxyUintProp {
+    const char *name;
+    const char *desc;
+    size_t offset;
+    bool is64;
+    uint64_t min;
+    uint64_t max;
+    uint64_t def;
+} ColoProxyUintProp;
+
+static const ColoProxyUintProp colo_proxy_uint_props[] = {
+    { "link-timeout", "ms without a word from the peer before the link is "
+      "declared down; heartbeats go every quarter of it",
+      offsetof(ColoProxyState, link_timeout), false,
+      COLO_PROXY_LINK_TIMEOUT_MIN, 3600 * 1000,
+      COLO_PROXY_LINK_TIMEOUT_DEFAULT },
+    { "link-buffer", "bytes of frames queued for the peer, at most",
+      offsetof(ColoProxyState, link_buffer), true,
+      COLO_PROXY_LINK_BUFFER_MIN, 1 * GiB, COLO_PROXY_LINK_BUFFER_DEFAULT },
+    { "max-held", "frames of each VM's output held for comparison, at most",
+      offsetof(ColoProxyState, max_held), false, 1, 1 << 20,
+      COLO_PROXY_MAX_HELD_DEFAULT },
+    { "max-connections", "connections tracked, at most",
+      offsetof(ColoProxyState, max_conns), false, 16, 1 << 24,
+      COLO_PROXY_MAX_CONNS_DEFAULT },
+};
+
+static void colo_proxy_get_uint(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    const ColoProxyUintProp *p = opaque;
+    uint8_t *field = (uint8_t *)obj + p->offset;
+    uint64_t value = p->is64 ? *(uint64_t *)field : *(uint32_t *)field;
+
+    visit_type_uint64(v, name, &value, errp);
+}
+
+static void colo_proxy_set_uint(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    const ColoProxyUintProp *p = opaque;
+    uint8_t *field = (uint8_t *)obj + p->offset;
+    uint64_t value;
+
+    if (!visit_type_uint64(v, name, &value, errp)) {
+        return;
+    }
+    if (value < p->min || value > p->max) {
+        error_setg(errp, "property '%s' must be between %" PRIu64
+                   " and %" PRIu64, name, p->min, p->max);
+        return;
+    }
+    if (p->is64) {
+        *(uint64_t *)field = value;
+    } else {
+        *(uint32_t *)field = value;
+    }
+}
+
+static void colo_proxy_init(Object *obj)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(colo_proxy_uint_props); i++) {
+        const ColoProxyUintProp *p = &colo_proxy_uint_props[i];
+        uint8_t *field = (uint8_t *)obj + p->offset;
+
+        if (p->is64) {
+            *(uint64_t *)field = p->def;
+        } else {
+            *(uint32_t *)field = p->def;
+        }
+    }
+}
+
 static void colo_proxy_finalize(Object *obj)
 {
     g_free(COLO_PROXY(obj)->addr);
@@ -199,10 +934,24 @@ static void colo_proxy_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "addr",
         "link to the peer: HOST:PORT or a unix socket path; the secondary "
         "listens there, the primary connects");
+    object_class_property_add_bool(oc, "vnet-hdr-support",
+                                   colo_proxy_get_vnet_hdr,
+                                   colo_proxy_set_vnet_hdr);
+    object_class_property_set_description(oc, "vnet-hdr-support",
+        "frames carry a virtio-net header; both proxies must agree");
+    for (size_t i = 0; i < ARRAY_SIZE(colo_proxy_uint_props); i++) {
+        const ColoProxyUintProp *p = &colo_proxy_uint_props[i];
+
+        object_class_property_add(oc, p->name, "uint64",
+                                  colo_proxy_get_uint, colo_proxy_set_uint,
+                                  NULL, (void *)p);
+        object_class_property_set_description(oc, p->name, p->desc);
+    }
 
     nfc->setup = colo_proxy_setup;
     nfc->cleanup = colo_proxy_cleanup;
     nfc->receive_iov = colo_proxy_receive_iov;
+    nfc->handle_event = colo_proxy_handle_event;
 }
 
 static const TypeInfo colo_proxy_types[] = {
@@ -211,6 +960,7 @@ static const TypeInfo colo_proxy_types[] = {
         .parent = TYPE_NETFILTER,
         .class_init = colo_proxy_class_init,
         .instance_size = sizeof(ColoProxyState),
+        .instance_init = colo_proxy_init,
         .instance_finalize = colo_proxy_finalize,
     },
 };

@@ -8,6 +8,8 @@
 
 #include "qemu/osdep.h"
 #include <poll.h>
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "colo-proxy-harness.h"
 
 /*
@@ -134,4 +136,142 @@ void cp_expect(int fd, const GByteArray *expected)
 
     g_assert_nonnull(got);
     g_assert_cmpmem(got->data, got->len, expected->data, expected->len);
+}
+
+void cp_pair_start_secondary(CpPair *p, const char *sec_opts)
+{
+    g_autofree char *sec = g_strdup_printf(
+        "-object colo-proxy,id=cp0,netdev=hn0,mode=secondary,addr=%s%s%s",
+        p->addr, sec_opts ? "," : "", sec_opts ? sec_opts : "");
+
+    cp_host_start(&p->sec, sec);
+}
+
+void cp_pair_start(CpPair *p, const char *pri_opts, const char *sec_opts)
+{
+    g_autofree char *pri = NULL;
+
+    p->dir = g_dir_make_tmp("colo-proxy-XXXXXX", NULL);
+    g_assert_nonnull(p->dir);
+    p->addr = g_strdup_printf("unix:%s/link", p->dir);
+    pri = g_strdup_printf(
+        "-object colo-proxy,id=cp0,netdev=hn0,mode=primary,addr=%s%s%s",
+        p->addr, pri_opts ? "," : "", pri_opts ? pri_opts : "");
+    cp_pair_start_secondary(p, sec_opts);
+    cp_host_start(&p->pri, pri);
+    cp_wait_link_up(p->pri.qts);
+    cp_wait_link_up(p->sec.qts);
+}
+
+void cp_pair_stop(CpPair *p)
+{
+    g_autofree char *sock = g_strdup_printf("%s/link", p->dir);
+
+    if (p->pri.qts) {
+        cp_host_stop(&p->pri);
+    }
+    if (p->sec.qts) {
+        cp_host_stop(&p->sec);
+    }
+    unlink(sock);
+    rmdir(p->dir);
+    g_free(p->dir);
+    g_free(p->addr);
+}
+
+char *cp_wait_link(QTestState *qts, bool up)
+{
+    for (;;) {
+        g_autoptr(QDict) ev = qtest_qmp_eventwait_ref(qts, "COLO_PROXY_LINK");
+        QDict *data = qdict_get_qdict(ev, "data");
+
+        if (qdict_get_bool(data, "up") == up) {
+            return g_strdup(qdict_get_str(data, "reason"));
+        }
+    }
+}
+
+uint64_t cp_stat(QTestState *qts, const char *name)
+{
+    g_autoptr(QDict) rsp = qtest_qmp(qts, "{ 'execute': 'query-colo-proxy' }");
+    QList *list = qdict_get_qlist(rsp, "return");
+    QDict *info, *stats;
+
+    g_assert_nonnull(list);
+    info = qobject_to(QDict, qlist_peek(list));
+    g_assert_nonnull(info);
+    stats = qdict_get_qdict(info, "stats");
+    if (g_str_has_prefix(name, "drops.")) {
+        stats = qdict_get_qdict(stats, "drops");
+        name += strlen("drops.");
+    }
+    g_assert_true(qdict_haskey(stats, name));
+    return qdict_get_int(stats, name);
+}
+
+void cp_wait_stat(QTestState *qts, const char *name, uint64_t value)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      CP_RECV_TIMEOUT_MS * (gint64)1000;
+
+    while (cp_stat(qts, name) < value) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    }
+}
+
+static char *cp_info_str(QTestState *qts, const char *member)
+{
+    g_autoptr(QDict) rsp = qtest_qmp(qts, "{ 'execute': 'query-colo-proxy' }");
+    QDict *info = qobject_to(QDict, qlist_peek(qdict_get_qlist(rsp,
+                                                                "return")));
+
+    return g_strdup(qdict_get_try_str(info, member));
+}
+
+char *cp_link_state(QTestState *qts)
+{
+    return cp_info_str(qts, "link");
+}
+
+/*
+ * The state is asked first: the event may have gone out before the test
+ * connected to QMP.  If it is not up yet, the event is still to come.
+ */
+void cp_wait_link_up(QTestState *qts)
+{
+    for (;;) {
+        g_autofree char *state = cp_link_state(qts);
+
+        if (!strcmp(state, "up")) {
+            return;
+        }
+        qtest_qmp_eventwait(qts, "COLO_PROXY_LINK");
+    }
+}
+
+char *cp_wait_link_error(QTestState *qts, const char *part)
+{
+    for (;;) {
+        char *err = cp_info_str(qts, "link-error");
+
+        if (err && strstr(err, part)) {
+            return err;
+        }
+        g_free(err);
+        qtest_qmp_eventwait(qts, "COLO_PROXY_LINK");
+    }
+}
+
+void cp_event(QTestState *qts, const char *event)
+{
+    qtest_qmp_assert_success(qts, "{ 'execute': 'x-colo-proxy-event', "
+                             "'arguments': { 'id': 'cp0', 'event': %s } }",
+                             event);
+}
+
+bool cp_pending(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+    return poll(&pfd, 1, 0) == 1;
 }

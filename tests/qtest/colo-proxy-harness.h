@@ -48,4 +48,43 @@ GByteArray *cp_recv(int fd, int timeout_ms);
 /* Read one frame and check it is byte-for-byte @expected. */
 void cp_expect(int fd, const GByteArray *expected);
 
+/* A primary and a secondary QEMU joined by colo-proxy over a unix socket. */
+typedef struct CpPair {
+    CpHost pri;
+    CpHost sec;
+    char *dir;              /* temporary directory of the link socket */
+    char *addr;             /* "unix:PATH" */
+} CpPair;
+
+/*
+ * Start the secondary, then the primary, each with colo-proxy "cp0" on
+ * hn0 plus @pri_opts / @sec_opts appended to its -object (may be NULL),
+ * and wait until both report the link up.
+ */
+void cp_pair_start(CpPair *p, const char *pri_opts, const char *sec_opts);
+void cp_pair_stop(CpPair *p);
+/* (Re)start the secondary of @p alone, not waiting for the link. */
+void cp_pair_start_secondary(CpPair *p, const char *sec_opts);
+
+/* Wait for a COLO_PROXY_LINK event with up == @up; returns its reason. */
+char *cp_wait_link(QTestState *qts, bool up);
+/* Wait until the link of the first colo-proxy is up. */
+void cp_wait_link_up(QTestState *qts);
+/* Wait until its last link error contains @part; returns the error. */
+char *cp_wait_link_error(QTestState *qts, const char *part);
+
+/*
+ * A counter of the first colo-proxy, from query-colo-proxy: @name is a
+ * member of "stats" or, as "drops.NAME", of "stats"."drops".
+ */
+uint64_t cp_stat(QTestState *qts, const char *name);
+/* Ask QMP until the counter reaches @value (fails after a long guard). */
+void cp_wait_stat(QTestState *qts, const char *name, uint64_t value);
+/* The link state of the first colo-proxy, e.g. "up". */
+char *cp_link_state(QTestState *qts);
+/* Deliver a COLO event ("checkpoint", "failover") to colo-proxy cp0. */
+void cp_event(QTestState *qts, const char *event);
+/* True if a frame is ready to be read on @fd right now. */
+bool cp_pending(int fd);
+
 #endif /* COLO_PROXY_HARNESS_H */

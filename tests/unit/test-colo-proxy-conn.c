@@ -80,7 +80,10 @@ static ColoConnKey nth_key(int i)
 static TestConn *get(ColoConnTable *t, int i, int64_t now)
 {
     ColoConnKey k = nth_key(i);
-    TestConn *c = (TestConn *)colo_conn_get(t, &k, now);
+    bool created;
+    TestConn *c = (TestConn *)colo_conn_get(t, &k, now, &created);
+
+    g_assert_true(created || c->id == i);
 
     c->id = i;
     return c;
@@ -161,6 +164,7 @@ static void test_reap(void)
 static void test_many(void)
 {
     enum { N = 100000 };
+    bool created;
     ColoConnTable *t = colo_conn_table_new(N, sizeof(TestConn), 99, NULL,
                                            NULL);
 
@@ -168,7 +172,8 @@ static void test_many(void)
         ColoConnKey k = nth_key(i);
 
         k.port[1] = i >> 16;
-        colo_conn_get(t, &k, i);
+        colo_conn_get(t, &k, i, &created);
+        g_assert_true(created);
     }
     for (int i = 0; i < N; i++) {
         ColoConnKey k = nth_key(i);

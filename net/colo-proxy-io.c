@@ -1,0 +1,492 @@
+/*
+ * COLO proxy: the link between the primary's and the secondary's proxy
+ *
+ * Copyright (c) 2026 The colo-proxy authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/iov.h"
+#include "qemu/main-loop.h"
+#include "qemu/timer.h"
+#include "qapi/error.h"
+#include "qapi/qapi-visit-sockets.h"
+#include "qapi/clone-visitor.h"
+#include "io/channel-socket.h"
+#include "io/net-listener.h"
+#include "net/colo-proxy-io.h"
+#include "trace.h"
+
+enum {
+    COLO_LINK_READ_SIZE = 64 * 1024,
+    COLO_LINK_BACKOFF_MIN_MS = 50,
+    COLO_LINK_TICK_MIN_MS = 10,
+};
+
+/* An in-flight connection attempt; outlives the link if need be. */
+typedef struct ColoLinkConnect {
+    ColoLinkIO *link;
+} ColoLinkConnect;
+
+struct ColoLinkIO {
+    ColoLinkIOConfig cfg;
+    const ColoLinkIOOps *ops;
+    void *opaque;
+    ColoLinkIOState state;
+    QIONetListener *listener;
+    QIOChannelSocket *sioc;
+    guint in_watch;
+    guint out_watch;
+    ColoLinkDecoder dec;
+    uint8_t *rbuf;
+    GByteArray *out;            /* bytes not yet written, from out_off */
+    size_t out_off;
+    QEMUTimer *timer;
+    QEMUBH *close_bh;
+    int64_t last_rx_ms;
+    int64_t last_tx_ms;
+    int64_t reconnect_ms;       /* primary: when to try again */
+    uint32_t backoff_ms;
+    ColoLinkConnect *pending;
+    char *close_reason;         /* set while decoding or writing fails */
+    char *last_error;
+    ColoLinkIOStats stats;
+};
+
+static void colo_link_io_connect(ColoLinkIO *l);
+
+static int64_t colo_link_io_now(void)
+{
+    return qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+}
+
+static uint32_t colo_link_io_interval(const ColoLinkIO *l)
+{
+    return MAX(l->cfg.timeout_ms / 4, COLO_LINK_TICK_MIN_MS);
+}
+
+ColoLinkIOState colo_link_io_state(const ColoLinkIO *l)
+{
+    return l->state;
+}
+
+const char *colo_link_io_last_error(const ColoLinkIO *l)
+{
+    return l->last_error;
+}
+
+const ColoLinkIOStats *colo_link_io_stats(const ColoLinkIO *l)
+{
+    return &l->stats;
+}
+
+uint64_t colo_link_io_buffered(const ColoLinkIO *l)
+{
+    return l->out->len - l->out_off;
+}
+
+/* Tear the connection down; tell the owner; plan the next attempt. */
+static void colo_link_io_close(ColoLinkIO *l, const char *reason)
+{
+    bool was_up = l->state == COLO_LINK_IO_UP;
+
+    trace_colo_proxy_link_close(l->cfg.name, was_up, reason);
+    if (l->in_watch) {
+        g_source_remove(l->in_watch);
+        l->in_watch = 0;
+    }
+    if (l->out_watch) {
+        g_source_remove(l->out_watch);
+        l->out_watch = 0;
+    }
+    if (l->sioc) {
+        qio_channel_close(QIO_CHANNEL(l->sioc), NULL);
+        object_unref(OBJECT(l->sioc));
+        l->sioc = NULL;
+    }
+    g_byte_array_set_size(l->out, 0);
+    l->out_off = 0;
+    g_free(l->last_error);
+    l->last_error = g_strdup(reason);
+    l->stats.failures++;
+    if (l->cfg.listen) {
+        l->state = COLO_LINK_IO_LISTENING;
+    } else {
+        l->state = COLO_LINK_IO_IDLE;
+        l->reconnect_ms = colo_link_io_now() + l->backoff_ms;
+        l->backoff_ms = MIN(l->backoff_ms * 2, MAX(l->cfg.timeout_ms,
+                                                  COLO_LINK_BACKOFF_MIN_MS));
+    }
+    if (was_up) {
+        l->ops->down(l->opaque, reason);
+    } else {
+        l->ops->refused(l->opaque, reason);
+    }
+}
+
+/* Close outside of the caller's stack (a write or decode callback). */
+static void colo_link_io_close_later(ColoLinkIO *l, const char *reason)
+{
+    if (!l->close_reason) {
+        l->close_reason = g_strdup(reason);
+        qemu_bh_schedule(l->close_bh);
+    }
+}
+
+static void colo_link_io_close_bh(void *opaque)
+{
+    ColoLinkIO *l = opaque;
+    g_autofree char *reason = g_steal_pointer(&l->close_reason);
+
+    if (reason && l->sioc) {
+        colo_link_io_close(l, reason);
+    }
+}
+
+static gboolean colo_link_io_writable(QIOChannel *ioc, GIOCondition cond,
+                                      gpointer opaque);
+
+/* Write what is buffered; returns false if the connection broke. */
+static bool colo_link_io_flush(ColoLinkIO *l)
+{
+    while (l->out_off < l->out->len) {
+        g_autoptr(Error) err = NULL;
+        ssize_t n = qio_channel_write(QIO_CHANNEL(l->sioc),
+                                      (char *)l->out->data + l->out_off,
+                                      l->out->len - l->out_off, &err);
+
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            break;
+        }
+        if (n < 0) {
+            colo_link_io_close_later(l, error_get_pretty(err));
+            return false;
+        }
+        l->out_off += n;
+    }
+    if (l->out_off == l->out->len) {
+        g_byte_array_set_size(l->out, 0);
+        l->out_off = 0;
+    } else if (!l->out_watch) {
+        l->out_watch = qio_channel_add_watch(QIO_CHANNEL(l->sioc), G_IO_OUT,
+                                             colo_link_io_writable, l, NULL);
+    }
+    l->last_tx_ms = colo_link_io_now();
+    return true;
+}
+
+static gboolean colo_link_io_writable(QIOChannel *ioc, GIOCondition cond,
+                                      gpointer opaque)
+{
+    ColoLinkIO *l = opaque;
+
+    l->out_watch = 0;
+    colo_link_io_flush(l);
+    return G_SOURCE_REMOVE;
+}
+
+/* Queue a whole message (header + @iov) and start writing it. */
+static void colo_link_io_queue(ColoLinkIO *l, ColoLinkType type,
+                               const struct iovec *iov, int iovcnt)
+{
+    uint8_t hdr[COLO_LINK_HDR_LEN];
+    size_t len = iov_size(iov, iovcnt);
+
+    colo_link_encode_hdr(hdr, type, len);
+    /* Drop what was written already before the buffer grows. */
+    if (l->out_off && l->out_off == l->out->len) {
+        g_byte_array_set_size(l->out, 0);
+        l->out_off = 0;
+    }
+    g_byte_array_append(l->out, hdr, sizeof(hdr));
+    for (int i = 0; i < iovcnt; i++) {
+        g_byte_array_append(l->out, iov[i].iov_base, iov[i].iov_len);
+    }
+    if (!l->out_watch) {
+        colo_link_io_flush(l);
+    }
+}
+
+bool colo_link_io_send(ColoLinkIO *l, const struct iovec *iov, int iovcnt)
+{
+    size_t len = iov_size(iov, iovcnt);
+
+    if (l->state != COLO_LINK_IO_UP || l->close_reason) {
+        return false;
+    }
+    if (colo_link_io_buffered(l) + COLO_LINK_HDR_LEN + len >
+        l->cfg.max_buffer || len == 0 || len > COLO_LINK_MAX_PAYLOAD) {
+        l->stats.buffer_full++;
+        return false;
+    }
+    colo_link_io_queue(l, COLO_LINK_FRAME, iov, iovcnt);
+    l->stats.tx_frames++;
+    l->stats.tx_bytes += len;
+    return true;
+}
+
+static void colo_link_io_bye(ColoLinkIO *l, const char *reason)
+{
+    struct iovec iov = {
+        .iov_base = (void *)reason,
+        .iov_len = MIN(strlen(reason), COLO_LINK_REASON_MAX),
+    };
+
+    colo_link_io_queue(l, COLO_LINK_BYE, &iov, 1);
+}
+
+static bool colo_link_io_hello(ColoLinkIO *l, const uint8_t *buf,
+                               uint32_t len)
+{
+    ColoLinkHello peer;
+    ColoLinkError err = colo_link_parse_hello(buf, len, &peer);
+
+    if (err == COLO_LINK_OK) {
+        err = colo_link_hello_check(&l->cfg.hello, &peer);
+    }
+    if (err != COLO_LINK_OK) {
+        g_autofree char *why = g_strdup_printf("handshake refused: %s",
+                                               colo_link_error_str(err));
+
+        colo_link_io_bye(l, why);
+        colo_link_io_close_later(l, why);
+        return false;
+    }
+    l->state = COLO_LINK_IO_UP;
+    l->backoff_ms = COLO_LINK_BACKOFF_MIN_MS;
+    l->stats.connects++;
+    trace_colo_proxy_link_up(l->cfg.name);
+    l->ops->up(l->opaque);
+    return true;
+}
+
+static bool colo_link_io_msg(void *opaque, ColoLinkType type,
+                             const uint8_t *payload, uint32_t len)
+{
+    ColoLinkIO *l = opaque;
+    g_autofree char *why = NULL;
+
+    switch (type) {
+    case COLO_LINK_HELLO:
+        return colo_link_io_hello(l, payload, len);
+    case COLO_LINK_FRAME:
+        l->stats.rx_frames++;
+        l->stats.rx_bytes += len;
+        l->ops->frame(l->opaque, payload, len);
+        return !l->close_reason;
+    case COLO_LINK_BYE:
+        why = g_strdup_printf("peer closed the link: %.*s", (int)len,
+                              (const char *)payload);
+        colo_link_io_close_later(l, why);
+        return false;
+    default:
+        return true;        /* heartbeat: last_rx_ms is all it is for */
+    }
+}
+
+static gboolean colo_link_io_readable(QIOChannel *ioc, GIOCondition cond,
+                                      gpointer opaque)
+{
+    ColoLinkIO *l = opaque;
+    g_autoptr(Error) err = NULL;
+    ssize_t n;
+    size_t used;
+
+    n = qio_channel_read(ioc, (char *)l->rbuf, COLO_LINK_READ_SIZE, &err);
+    if (n == QIO_CHANNEL_ERR_BLOCK) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (n <= 0) {
+        l->in_watch = 0;
+        colo_link_io_close(l, n == 0 ? "peer closed the connection"
+                                     : error_get_pretty(err));
+        return G_SOURCE_REMOVE;
+    }
+    l->last_rx_ms = colo_link_io_now();
+    used = colo_link_decode(&l->dec, l->rbuf, n, colo_link_io_msg, l);
+    if (l->dec.error) {
+        g_autofree char *why = g_strdup_printf("protocol error: %s",
+                                               colo_link_error_str(l->dec.error));
+
+        colo_link_io_bye(l, why);
+        colo_link_io_close_later(l, why);
+    } else if (used < (size_t)n && !l->close_reason) {
+        colo_link_io_close_later(l, "protocol error: trailing bytes");
+    }
+    if (l->close_reason) {
+        l->in_watch = 0;
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* Take over a connected socket and start the handshake. */
+static void colo_link_io_attach(ColoLinkIO *l, QIOChannelSocket *sioc)
+{
+    ColoLinkHello *h = &l->cfg.hello;
+    uint8_t hello[COLO_LINK_HELLO_LEN];
+    struct iovec iov = { .iov_base = hello, .iov_len = sizeof(hello) };
+
+    object_ref(OBJECT(sioc));
+    l->sioc = sioc;
+    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+    qio_channel_set_delay(QIO_CHANNEL(sioc), false);
+    qio_channel_set_name(QIO_CHANNEL(sioc), l->cfg.name);
+    colo_link_decoder_reset(&l->dec);
+    l->state = COLO_LINK_IO_HANDSHAKE;
+    l->last_rx_ms = colo_link_io_now();
+    l->in_watch = qio_channel_add_watch(QIO_CHANNEL(sioc), G_IO_IN,
+                                        colo_link_io_readable, l, NULL);
+    colo_link_encode_hello(hello, h);
+    colo_link_io_queue(l, COLO_LINK_HELLO, &iov, 1);
+}
+
+static void colo_link_io_accept(QIONetListener *listener,
+                                QIOChannelSocket *sioc, gpointer opaque)
+{
+    ColoLinkIO *l = opaque;
+
+    if (l->sioc) {
+        /* One primary at a time; a dead one is found by the timeout. */
+        static const char busy[] = "secondary already has a primary";
+        uint8_t hdr[COLO_LINK_HDR_LEN];
+        struct iovec iov[2] = {
+            { .iov_base = hdr, .iov_len = sizeof(hdr) },
+            { .iov_base = (void *)busy, .iov_len = sizeof(busy) - 1 },
+        };
+
+        trace_colo_proxy_link_busy(l->cfg.name);
+        colo_link_encode_hdr(hdr, COLO_LINK_BYE, sizeof(busy) - 1);
+        qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+        qio_channel_writev(QIO_CHANNEL(sioc), iov, 2, NULL);
+        qio_channel_close(QIO_CHANNEL(sioc), NULL);
+        return;
+    }
+    colo_link_io_attach(l, sioc);
+}
+
+static void colo_link_io_connected(QIOTask *task, gpointer opaque)
+{
+    ColoLinkConnect *pc = opaque;
+    ColoLinkIO *l = pc->link;
+    QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(qio_task_get_source(task));
+    g_autoptr(Error) err = NULL;
+
+    if (l) {
+        l->pending = NULL;
+        if (qio_task_propagate_error(task, &err)) {
+            colo_link_io_close(l, error_get_pretty(err));
+        } else {
+            colo_link_io_attach(l, sioc);
+        }
+    }
+    object_unref(OBJECT(sioc));
+}
+
+static void colo_link_io_connect(ColoLinkIO *l)
+{
+    QIOChannelSocket *sioc = qio_channel_socket_new();
+
+    l->state = COLO_LINK_IO_CONNECTING;
+    l->pending = g_new0(ColoLinkConnect, 1);
+    l->pending->link = l;
+    trace_colo_proxy_link_connect(l->cfg.name);
+    qio_channel_socket_connect_async(sioc, l->cfg.addr,
+                                     colo_link_io_connected, l->pending,
+                                     g_free, NULL);
+}
+
+/* Heartbeats, the liveness timeout and reconnection, on one timer. */
+static void colo_link_io_tick(void *opaque)
+{
+    ColoLinkIO *l = opaque;
+    int64_t now = colo_link_io_now();
+    uint32_t interval = colo_link_io_interval(l);
+
+    if ((l->state == COLO_LINK_IO_UP || l->state == COLO_LINK_IO_HANDSHAKE) &&
+        now - l->last_rx_ms > l->cfg.timeout_ms && !l->close_reason) {
+        g_autofree char *why = g_strdup_printf("peer silent for %" PRId64
+                                               " ms", now - l->last_rx_ms);
+
+        colo_link_io_close(l, why);
+    } else if (l->state == COLO_LINK_IO_UP && !l->close_reason &&
+               now - l->last_tx_ms >= interval) {
+        colo_link_io_queue(l, COLO_LINK_HEARTBEAT, NULL, 0);
+    } else if (l->state == COLO_LINK_IO_IDLE && now >= l->reconnect_ms) {
+        colo_link_io_connect(l);
+    }
+    timer_mod(l->timer, now + MIN(interval, l->backoff_ms));
+}
+
+ColoLinkIO *colo_link_io_new(const ColoLinkIOConfig *cfg,
+                             const ColoLinkIOOps *ops, void *opaque,
+                             Error **errp)
+{
+    ColoLinkIO *l = g_new0(ColoLinkIO, 1);
+
+    l->cfg = *cfg;
+    l->cfg.name = g_strdup(cfg->name);
+    l->cfg.addr = QAPI_CLONE(SocketAddress, cfg->addr);
+    l->ops = ops;
+    l->opaque = opaque;
+    l->rbuf = g_malloc(COLO_LINK_READ_SIZE);
+    l->out = g_byte_array_new();
+    l->backoff_ms = COLO_LINK_BACKOFF_MIN_MS;
+    colo_link_decoder_init(&l->dec);
+    l->close_bh = qemu_bh_new(colo_link_io_close_bh, l);
+    l->timer = timer_new_ms(QEMU_CLOCK_REALTIME, colo_link_io_tick, l);
+    if (cfg->listen) {
+        l->listener = qio_net_listener_new();
+        qio_net_listener_set_name(l->listener, cfg->name);
+        if (qio_net_listener_open_sync(l->listener, l->cfg.addr, 1,
+                                       errp) < 0) {
+            colo_link_io_free(l);
+            return NULL;
+        }
+        qio_net_listener_set_client_func(l->listener, colo_link_io_accept,
+                                         l, NULL);
+        l->state = COLO_LINK_IO_LISTENING;
+    } else {
+        colo_link_io_connect(l);
+    }
+    timer_mod(l->timer, colo_link_io_now() + colo_link_io_interval(l));
+    return l;
+}
+
+void colo_link_io_free(ColoLinkIO *l)
+{
+    if (!l) {
+        return;
+    }
+    if (l->pending) {
+        l->pending->link = NULL;
+    }
+    if (l->in_watch) {
+        g_source_remove(l->in_watch);
+    }
+    if (l->out_watch) {
+        g_source_remove(l->out_watch);
+    }
+    if (l->sioc) {
+        qio_channel_close(QIO_CHANNEL(l->sioc), NULL);
+        object_unref(OBJECT(l->sioc));
+    }
+    if (l->listener) {
+        qio_net_listener_disconnect(l->listener);
+        object_unref(OBJECT(l->listener));
+        if (l->cfg.addr->type == SOCKET_ADDRESS_TYPE_UNIX) {
+            unlink(l->cfg.addr->u.q_unix.path);
+        }
+    }
+    timer_free(l->timer);
+    qemu_bh_delete(l->close_bh);
+    colo_link_decoder_destroy(&l->dec);
+    g_byte_array_unref(l->out);
+    g_free(l->rbuf);
+    g_free(l->close_reason);
+    g_free(l->last_error);
+    qapi_free_SocketAddress(l->cfg.addr);
+    g_free((char *)l->cfg.name);
+    g_free(l);
+}
