@@ -249,8 +249,9 @@ static bool colo_link_io_hello(ColoLinkIO *l, const uint8_t *buf,
         g_autofree char *why = g_strdup_printf("handshake refused: %s",
                                                colo_link_error_str(err));
 
-        colo_link_io_bye(l, why);
+        /* the cause, not a failure to write the BYE, is what is reported */
         colo_link_io_close_later(l, why);
+        colo_link_io_bye(l, why);
         return false;
     }
     l->state = COLO_LINK_IO_UP;
@@ -309,8 +310,8 @@ static gboolean colo_link_io_readable(QIOChannel *ioc, GIOCondition cond,
         g_autofree char *why = g_strdup_printf("protocol error: %s",
                                                colo_link_error_str(l->dec.error));
 
-        colo_link_io_bye(l, why);
         colo_link_io_close_later(l, why);
+        colo_link_io_bye(l, why);
     } else if (used < (size_t)n && !l->close_reason) {
         colo_link_io_close_later(l, "protocol error: trailing bytes");
     }
