@@ -14,7 +14,8 @@ export COLO_CACHE
 SRC   := build/src
 BLD   := build/qemu
 QTESTS := colo-proxy-test test-filter-mirror test-filter-redirector qom-test
-UNITS  := test-colo-proxy-link
+UNITS  := test-colo-proxy-link test-colo-proxy-packet test-colo-proxy-conn \
+          test-colo-proxy-seq
 
 .PHONY: all deps qemu lay check demo series series-bisect clean
 

@@ -16,10 +16,10 @@ enum {
     COLO_CONN_EVICT_SCAN = 64,
 };
 
-QLIST_HEAD(ColoConnBucket, ColoConn);
+typedef QLIST_HEAD(, ColoConn) ColoConnBucket;
 
 struct ColoConnTable {
-    struct ColoConnBucket *buckets;
+    ColoConnBucket *buckets;
     uint32_t mask;
     uint32_t seed;
     uint32_t count;
@@ -40,7 +40,7 @@ ColoConnTable *colo_conn_table_new(uint32_t max, size_t conn_size,
     uint32_t nb = pow2ceil(MAX(max, 16));
 
     assert(conn_size >= sizeof(ColoConn) && max > 0);
-    t->buckets = g_new0(struct ColoConnBucket, nb);
+    t->buckets = g_new0(ColoConnBucket, nb);
     t->mask = nb - 1;
     t->seed = seed;
     t->max = max;

@@ -12,12 +12,23 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# A test command still running after this long has hung: fail it.
+TIMEOUT = 900
+
 # glib's TAP chatter that says nothing about a result
 NOISE = r"^# (starting QEMU|Start of|End of|random seed)"
+
+UNITS = [
+    "test-colo-proxy-link",
+    "test-colo-proxy-packet",
+    "test-colo-proxy-conn",
+    "test-colo-proxy-seq",
+]
 
 QTESTS = [
     "colo-proxy-test",
@@ -35,9 +46,9 @@ def tests(build):
     for t in QTESTS:
         out.append((t, [os.path.join(build, "tests/qtest", t), "--tap", "-k"],
                     build, qenv))
-    out.append(("test-colo-proxy-link",
-                [os.path.join(build, "tests/unit/test-colo-proxy-link"),
-                 "--tap", "-k"], build, dict(os.environ)))
+    for t in UNITS:
+        out.append((t, [os.path.join(build, "tests/unit", t), "--tap", "-k"],
+                    build, dict(os.environ)))
     out.append(("fuzz", [os.path.join(TOP, "project/fuzz/run.sh"),
                          os.path.join(build, "../src"), build],
                 TOP, dict(os.environ)))
@@ -52,6 +63,14 @@ def run(name, argv, cwd, env):
                             stderr=subprocess.STDOUT, text=True,
                             errors="replace")
     passed = failed = skipped = 0
+    fired = threading.Event()
+
+    def kill():
+        fired.set()
+        proc.kill()
+
+    watchdog = threading.Timer(TIMEOUT, kill)
+    watchdog.start()
     for line in proc.stdout:
         line = line.rstrip("\n")
         m = re.match(r"^(not ok|ok)\b(.*)$", line)
@@ -68,6 +87,10 @@ def run(name, argv, cwd, env):
         else:
             print(f"{name}| {line}", flush=True)
     rc = proc.wait()
+    watchdog.cancel()
+    if fired.is_set():
+        print(f"{name}: not ok - killed after {TIMEOUT} s")
+        failed += 1
     if rc != 0 and failed == 0:
         print(f"{name}: not ok - exited with status {rc}")
         failed += 1

@@ -12,7 +12,8 @@ out=$bld/fuzz
 mkdir -p "$out"
 
 # target name, then the QEMU sources it links
-targets=("link net/colo-proxy-link.c")
+targets=("link net/colo-proxy-link.c"
+         "packet net/colo-proxy-packet.c net/colo-proxy-conn.c net/colo-proxy-seq.c")
 
 echo "1..${#targets[@]}"
 n=0
