@@ -14,12 +14,15 @@
 #include "qapi/qapi-visit-sockets.h"
 #include "qapi/clone-visitor.h"
 #include "io/channel-socket.h"
+#include "io/channel-tls.h"
 #include "io/net-listener.h"
 #include "net/colo-proxy-io.h"
 #include "trace.h"
 
 enum {
     COLO_LINK_READ_SIZE = 64 * 1024,
+    /* Reads per wakeup before other sources get their turn. */
+    COLO_LINK_READS_PER_WAKEUP = 16,
     COLO_LINK_BACKOFF_MIN_MS = 50,
     COLO_LINK_TICK_MIN_MS = 10,
 };
@@ -35,7 +38,7 @@ struct ColoLinkIO {
     void *opaque;
     ColoLinkIOState state;
     QIONetListener *listener;
-    QIOChannelSocket *sioc;
+    QIOChannel *ioc;            /* the socket, or TLS over it */
     guint in_watch;
     guint out_watch;
     ColoLinkDecoder dec;
@@ -44,6 +47,7 @@ struct ColoLinkIO {
     size_t out_off;
     QEMUTimer *timer;
     QEMUBH *close_bh;
+    QEMUBH *read_bh;            /* more to read than one wakeup takes */
     int64_t last_rx_ms;
     int64_t last_tx_ms;
     int64_t reconnect_ms;       /* primary: when to try again */
@@ -92,6 +96,11 @@ static void colo_link_io_close(ColoLinkIO *l, const char *reason)
     bool was_up = l->state == COLO_LINK_IO_UP;
 
     trace_colo_proxy_link_close(l->cfg.name, was_up, reason);
+    if (l->pending) {
+        /* a connection or TLS handshake in flight no longer concerns us */
+        l->pending->link = NULL;
+        l->pending = NULL;
+    }
     if (l->in_watch) {
         g_source_remove(l->in_watch);
         l->in_watch = 0;
@@ -100,11 +109,12 @@ static void colo_link_io_close(ColoLinkIO *l, const char *reason)
         g_source_remove(l->out_watch);
         l->out_watch = 0;
     }
-    if (l->sioc) {
-        qio_channel_close(QIO_CHANNEL(l->sioc), NULL);
-        object_unref(OBJECT(l->sioc));
-        l->sioc = NULL;
+    if (l->ioc) {
+        qio_channel_close(l->ioc, NULL);
+        object_unref(OBJECT(l->ioc));
+        l->ioc = NULL;
     }
+    qemu_bh_cancel(l->read_bh);
     g_byte_array_set_size(l->out, 0);
     l->out_off = 0;
     g_free(l->last_error);
@@ -139,7 +149,7 @@ static void colo_link_io_close_bh(void *opaque)
     ColoLinkIO *l = opaque;
     g_autofree char *reason = g_steal_pointer(&l->close_reason);
 
-    if (reason && l->sioc) {
+    if (reason && l->ioc) {
         colo_link_io_close(l, reason);
     }
 }
@@ -152,7 +162,7 @@ static bool colo_link_io_flush(ColoLinkIO *l)
 {
     while (l->out_off < l->out->len) {
         g_autoptr(Error) err = NULL;
-        ssize_t n = qio_channel_write(QIO_CHANNEL(l->sioc),
+        ssize_t n = qio_channel_write(l->ioc,
                                       (char *)l->out->data + l->out_off,
                                       l->out->len - l->out_off, &err);
 
@@ -169,7 +179,7 @@ static bool colo_link_io_flush(ColoLinkIO *l)
         g_byte_array_set_size(l->out, 0);
         l->out_off = 0;
     } else if (!l->out_watch) {
-        l->out_watch = qio_channel_add_watch(QIO_CHANNEL(l->sioc), G_IO_OUT,
+        l->out_watch = qio_channel_add_watch(l->ioc, G_IO_OUT,
                                              colo_link_io_writable, l, NULL);
     }
     l->last_tx_ms = colo_link_io_now();
@@ -286,23 +296,22 @@ static bool colo_link_io_msg(void *opaque, ColoLinkType type,
     }
 }
 
-static gboolean colo_link_io_readable(QIOChannel *ioc, GIOCondition cond,
-                                      gpointer opaque)
+/* Read and decode what the peer sent; false once the link is closing. */
+static bool colo_link_io_read_once(ColoLinkIO *l, bool *more)
 {
-    ColoLinkIO *l = opaque;
     g_autoptr(Error) err = NULL;
     ssize_t n;
     size_t used;
 
-    n = qio_channel_read(ioc, (char *)l->rbuf, COLO_LINK_READ_SIZE, &err);
+    n = qio_channel_read(l->ioc, (char *)l->rbuf, COLO_LINK_READ_SIZE, &err);
     if (n == QIO_CHANNEL_ERR_BLOCK) {
-        return G_SOURCE_CONTINUE;
+        *more = false;
+        return true;
     }
     if (n <= 0) {
-        l->in_watch = 0;
-        colo_link_io_close(l, n == 0 ? "peer closed the connection"
-                                     : error_get_pretty(err));
-        return G_SOURCE_REMOVE;
+        colo_link_io_close_later(l, n == 0 ? "peer closed the connection"
+                                           : error_get_pretty(err));
+        return false;
     }
     l->last_rx_ms = colo_link_io_now();
     used = colo_link_decode(&l->dec, l->rbuf, n, colo_link_io_msg, l);
@@ -315,6 +324,43 @@ static gboolean colo_link_io_readable(QIOChannel *ioc, GIOCondition cond,
     } else if (used < (size_t)n && !l->close_reason) {
         colo_link_io_close_later(l, "protocol error: trailing bytes");
     }
+    return !l->close_reason;
+}
+
+/*
+ * Read until the channel would block (TLS may hold decrypted bytes the
+ * socket no longer signals), but only so much per wakeup: the rest is
+ * picked up by a bottom half, so a flooding peer cannot starve the loop.
+ */
+static void colo_link_io_drain(ColoLinkIO *l)
+{
+    bool more = true;
+
+    for (int i = 0; i < COLO_LINK_READS_PER_WAKEUP && more; i++) {
+        if (!colo_link_io_read_once(l, &more)) {
+            return;
+        }
+    }
+    if (more) {
+        qemu_bh_schedule(l->read_bh);
+    }
+}
+
+static void colo_link_io_read_bh(void *opaque)
+{
+    ColoLinkIO *l = opaque;
+
+    if (l->ioc && !l->close_reason) {
+        colo_link_io_drain(l);
+    }
+}
+
+static gboolean colo_link_io_readable(QIOChannel *ioc, GIOCondition cond,
+                                      gpointer opaque)
+{
+    ColoLinkIO *l = opaque;
+
+    colo_link_io_drain(l);
     if (l->close_reason) {
         l->in_watch = 0;
         return G_SOURCE_REMOVE;
@@ -322,25 +368,77 @@ static gboolean colo_link_io_readable(QIOChannel *ioc, GIOCondition cond,
     return G_SOURCE_CONTINUE;
 }
 
-/* Take over a connected socket and start the handshake. */
-static void colo_link_io_attach(ColoLinkIO *l, QIOChannelSocket *sioc)
+/* The channel is ready (TLS done if any): exchange HELLOs. */
+static void colo_link_io_start(ColoLinkIO *l)
 {
-    ColoLinkHello *h = &l->cfg.hello;
     uint8_t hello[COLO_LINK_HELLO_LEN];
     struct iovec iov = { .iov_base = hello, .iov_len = sizeof(hello) };
 
-    object_ref(OBJECT(sioc));
-    l->sioc = sioc;
+    colo_link_decoder_reset(&l->dec);
+    l->last_rx_ms = colo_link_io_now();
+    l->in_watch = qio_channel_add_watch(l->ioc, G_IO_IN,
+                                        colo_link_io_readable, l, NULL);
+    colo_link_encode_hello(hello, &l->cfg.hello);
+    colo_link_io_queue(l, COLO_LINK_HELLO, &iov, 1);
+    /* bytes that came with the TLS handshake's last record */
+    qemu_bh_schedule(l->read_bh);
+}
+
+static void colo_link_io_tls_done(QIOTask *task, gpointer opaque)
+{
+    ColoLinkConnect *pc = opaque;
+    ColoLinkIO *l = pc->link;
+    g_autoptr(Error) err = NULL;
+
+    if (!l) {
+        return;
+    }
+    l->pending = NULL;
+    if (qio_task_propagate_error(task, &err)) {
+        g_autofree char *why = g_strdup_printf("TLS handshake failed: %s",
+                                               error_get_pretty(err));
+
+        colo_link_io_close(l, why);
+        return;
+    }
+    colo_link_io_start(l);
+}
+
+/* Take over a connected socket: TLS first if configured, then HELLO. */
+static void colo_link_io_attach(ColoLinkIO *l, QIOChannelSocket *sioc)
+{
+    g_autoptr(Error) err = NULL;
+    QIOChannelTLS *tioc;
+
     qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
     qio_channel_set_delay(QIO_CHANNEL(sioc), false);
     qio_channel_set_name(QIO_CHANNEL(sioc), l->cfg.name);
-    colo_link_decoder_reset(&l->dec);
+    object_ref(OBJECT(sioc));
+    l->ioc = QIO_CHANNEL(sioc);
     l->state = COLO_LINK_IO_HANDSHAKE;
     l->last_rx_ms = colo_link_io_now();
-    l->in_watch = qio_channel_add_watch(QIO_CHANNEL(sioc), G_IO_IN,
-                                        colo_link_io_readable, l, NULL);
-    colo_link_encode_hello(hello, h);
-    colo_link_io_queue(l, COLO_LINK_HELLO, &iov, 1);
+    if (!l->cfg.tls_creds) {
+        colo_link_io_start(l);
+        return;
+    }
+    if (l->cfg.listen) {
+        tioc = qio_channel_tls_new_server(l->ioc, l->cfg.tls_creds,
+                                          l->cfg.tls_authz, &err);
+    } else {
+        tioc = qio_channel_tls_new_client(l->ioc, l->cfg.tls_creds,
+                                          l->cfg.tls_hostname, &err);
+    }
+    if (!tioc) {
+        colo_link_io_close(l, error_get_pretty(err));
+        return;
+    }
+    object_unref(OBJECT(l->ioc));
+    l->ioc = QIO_CHANNEL(tioc);
+    qio_channel_set_name(l->ioc, l->cfg.name);
+    l->pending = g_new0(ColoLinkConnect, 1);
+    l->pending->link = l;
+    qio_channel_tls_handshake(tioc, colo_link_io_tls_done, l->pending,
+                              g_free, NULL);
 }
 
 static void colo_link_io_accept(QIONetListener *listener,
@@ -348,7 +446,7 @@ static void colo_link_io_accept(QIONetListener *listener,
 {
     ColoLinkIO *l = opaque;
 
-    if (l->sioc) {
+    if (l->ioc) {
         /* One primary at a time; a dead one is found by the timeout. */
         static const char busy[] = "secondary already has a primary";
         uint8_t hdr[COLO_LINK_HDR_LEN];
@@ -436,6 +534,12 @@ ColoLinkIO *colo_link_io_new(const ColoLinkIOConfig *cfg,
     l->backoff_ms = COLO_LINK_BACKOFF_MIN_MS;
     colo_link_decoder_init(&l->dec);
     l->close_bh = qemu_bh_new(colo_link_io_close_bh, l);
+    l->read_bh = qemu_bh_new(colo_link_io_read_bh, l);
+    if (cfg->tls_creds) {
+        object_ref(OBJECT(cfg->tls_creds));
+    }
+    l->cfg.tls_authz = g_strdup(cfg->tls_authz);
+    l->cfg.tls_hostname = g_strdup(cfg->tls_hostname);
     l->timer = timer_new_ms(QEMU_CLOCK_REALTIME, colo_link_io_tick, l);
     if (cfg->listen) {
         l->listener = qio_net_listener_new();
@@ -469,9 +573,9 @@ void colo_link_io_free(ColoLinkIO *l)
     if (l->out_watch) {
         g_source_remove(l->out_watch);
     }
-    if (l->sioc) {
-        qio_channel_close(QIO_CHANNEL(l->sioc), NULL);
-        object_unref(OBJECT(l->sioc));
+    if (l->ioc) {
+        qio_channel_close(l->ioc, NULL);
+        object_unref(OBJECT(l->ioc));
     }
     if (l->listener) {
         qio_net_listener_disconnect(l->listener);
@@ -482,6 +586,12 @@ void colo_link_io_free(ColoLinkIO *l)
     }
     timer_free(l->timer);
     qemu_bh_delete(l->close_bh);
+    qemu_bh_delete(l->read_bh);
+    if (l->cfg.tls_creds) {
+        object_unref(OBJECT(l->cfg.tls_creds));
+    }
+    g_free((char *)l->cfg.tls_authz);
+    g_free((char *)l->cfg.tls_hostname);
     colo_link_decoder_destroy(&l->dec);
     g_byte_array_unref(l->out);
     g_free(l->rbuf);

@@ -16,6 +16,7 @@
 #define QEMU_NET_COLO_PROXY_IO_H
 
 #include "qapi/qapi-types-sockets.h"
+#include "crypto/tlscreds.h"
 #include "net/colo-proxy-link.h"
 
 typedef struct ColoLinkIO ColoLinkIO;
@@ -45,6 +46,9 @@ typedef struct ColoLinkIOConfig {
     bool listen;
     ColoLinkHello hello;        /* what this side announces */
     uint32_t timeout_ms;        /* peer silent this long: down */
+    QCryptoTLSCreds *tls_creds; /* NULL: no TLS */
+    const char *tls_authz;      /* secondary: authz object id, or NULL */
+    const char *tls_hostname;   /* primary: name to check the cert for */
     uint64_t max_buffer;        /* bytes queued for sending, at most */
 } ColoLinkIOConfig;
 

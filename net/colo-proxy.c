@@ -39,6 +39,7 @@
 #include "qapi/visitor.h"
 #include "qom/object.h"
 #include "qom/object_interfaces.h"
+#include "crypto/tlscreds.h"
 #include "migration/colo.h"
 #include "net/filter.h"
 #include "net/net.h"
@@ -93,6 +94,8 @@ struct ColoProxyState {
     bool mode_set;
     ColoProxyMode mode;
     char *addr;
+    char *tls_creds;
+    char *tls_authz;
     bool vnet_hdr;
     uint32_t link_timeout;
     uint64_t link_buffer;
@@ -653,6 +656,47 @@ static bool colo_proxy_check_unique(NetFilterState *nf, Error **errp)
     return true;
 }
 
+/* The TLS credentials named by tls-creds, checked for this side's role. */
+static bool colo_proxy_tls(ColoProxyState *s, ColoLinkIOConfig *cfg,
+                           Error **errp)
+{
+    bool server = s->mode == COLO_PROXY_MODE_SECONDARY;
+    Object *obj;
+
+    if (!s->tls_creds) {
+        if (s->tls_authz) {
+            error_setg(errp, "property 'tls-authz' needs 'tls-creds'");
+            return false;
+        }
+        return true;
+    }
+    if (s->tls_authz && !server) {
+        error_setg(errp, "property 'tls-authz' is for the secondary, "
+                   "which accepts the connection");
+        return false;
+    }
+    obj = object_resolve_path_component(object_get_objects_root(),
+                                        s->tls_creds);
+    cfg->tls_creds = obj ? (QCryptoTLSCreds *)
+                     object_dynamic_cast(obj, TYPE_QCRYPTO_TLS_CREDS) : NULL;
+    if (!cfg->tls_creds) {
+        error_setg(errp, "property 'tls-creds': '%s' is not a TLS "
+                   "credentials object", s->tls_creds);
+        return false;
+    }
+    if (!qcrypto_tls_creds_check_endpoint(cfg->tls_creds, server ?
+                                          QCRYPTO_TLS_CREDS_ENDPOINT_SERVER :
+                                          QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT,
+                                          errp)) {
+        return false;
+    }
+    cfg->tls_authz = s->tls_authz;
+    if (s->link_addr->type == SOCKET_ADDRESS_TYPE_INET) {
+        cfg->tls_hostname = s->link_addr->u.inet.host;
+    }
+    return true;
+}
+
 static bool colo_proxy_check(ColoProxyState *s, Error **errp)
 {
     NetFilterState *nf = NETFILTER(s);
@@ -695,7 +739,7 @@ static void colo_proxy_setup(NetFilterState *nf, Error **errp)
     };
     uint32_t seed;
 
-    if (!colo_proxy_check(s, errp)) {
+    if (!colo_proxy_check(s, errp) || !colo_proxy_tls(s, &cfg, errp)) {
         return;
     }
     cfg.addr = s->link_addr;
@@ -831,6 +875,34 @@ static void colo_proxy_set_addr(Object *obj, const char *value, Error **errp)
     s->addr = g_strdup(value);
 }
 
+static char *colo_proxy_get_tls_creds(Object *obj, Error **errp)
+{
+    return g_strdup(COLO_PROXY(obj)->tls_creds);
+}
+
+static void colo_proxy_set_tls_creds(Object *obj, const char *value,
+                                     Error **errp)
+{
+    ColoProxyState *s = COLO_PROXY(obj);
+
+    g_free(s->tls_creds);
+    s->tls_creds = g_strdup(value);
+}
+
+static char *colo_proxy_get_tls_authz(Object *obj, Error **errp)
+{
+    return g_strdup(COLO_PROXY(obj)->tls_authz);
+}
+
+static void colo_proxy_set_tls_authz(Object *obj, const char *value,
+                                     Error **errp)
+{
+    ColoProxyState *s = COLO_PROXY(obj);
+
+    g_free(s->tls_authz);
+    s->tls_authz = g_strdup(value);
+}
+
 static bool colo_proxy_get_vnet_hdr(Object *obj, Error **errp)
 {
     return COLO_PROXY(obj)->vnet_hdr;
@@ -917,7 +989,11 @@ static void colo_proxy_init(Object *obj)
 
 static void colo_proxy_finalize(Object *obj)
 {
-    g_free(COLO_PROXY(obj)->addr);
+    ColoProxyState *s = COLO_PROXY(obj);
+
+    g_free(s->addr);
+    g_free(s->tls_creds);
+    g_free(s->tls_authz);
 }
 
 static void colo_proxy_class_init(ObjectClass *oc, void *data)
@@ -934,6 +1010,16 @@ static void colo_proxy_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "addr",
         "link to the peer: HOST:PORT or a unix socket path; the secondary "
         "listens there, the primary connects");
+    object_class_property_add_str(oc, "tls-creds", colo_proxy_get_tls_creds,
+                                  colo_proxy_set_tls_creds);
+    object_class_property_set_description(oc, "tls-creds",
+        "id of the TLS credentials object protecting the link (endpoint "
+        "server on the secondary, client on the primary)");
+    object_class_property_add_str(oc, "tls-authz", colo_proxy_get_tls_authz,
+                                  colo_proxy_set_tls_authz);
+    object_class_property_set_description(oc, "tls-authz",
+        "secondary: id of the authorization object the primary's client "
+        "certificate is checked against");
     object_class_property_add_bool(oc, "vnet-hdr-support",
                                    colo_proxy_get_vnet_hdr,
                                    colo_proxy_set_vnet_hdr);

@@ -13,6 +13,7 @@
 #include "qapi/error.h"
 #include "qemu/bswap.h"
 #include <sys/un.h>
+#include <netinet/in.h>
 #include "colo-proxy-harness.h"
 
 /* A primary whose secondary never answers: it passes traffic unprotected */
@@ -152,6 +153,14 @@ static const RejectCase reject_cases[] = {
       "'addr': 'unix:'", "property 'addr' has an empty socket path" },
     { "addr-comma", "'netdev': 'hn0', 'mode': 'primary', "
       "'addr': '127.0.0.1:9000,to=9010'", "property 'addr' must be" },
+    { "tls-authz-alone", "'netdev': 'hn0', 'mode': 'secondary', "
+      "'addr': ':9000', 'tls-authz': 'auth0'", "'tls-authz' needs" },
+    { "tls-creds-missing", "'netdev': 'hn0', 'mode': 'secondary', "
+      "'addr': ':9000', 'tls-creds': 'nosuch'", "'tls-creds': 'nosuch'" },
+    { "link-timeout-low", "'netdev': 'hn0', 'mode': 'secondary', "
+      "'addr': ':9000', 'link-timeout': 5", "'link-timeout' must be" },
+    { "max-held-zero", "'netdev': 'hn0', 'mode': 'secondary', "
+      "'addr': ':9000', 'max-held': 0", "'max-held' must be" },
     { "no-netdev", "'mode': 'primary', 'addr': '127.0.0.1:9000'",
       "'netdev'" },
     { "unknown-netdev", "'netdev': 'nosuch', 'mode': 'primary', "
@@ -456,6 +465,151 @@ static void test_seq_translation(const void *opaque)
     cp_pair_stop(&p);
 }
 
+/*
+ * After failover the secondary serves its own network, and the
+ * connections it learnt during protection keep their translation: the
+ * client's acks (primary's numbers) reach its guest in its numbers, and
+ * its guest's segments leave in the primary's numbers.
+ */
+static void test_seq_after_failover(void)
+{
+    const uint32_t cisn = 0xfffffff0, pisn = 0xfffffffa, sisn = 0x10;
+    CpFlow cli = cp_flow(false, 0, 40000, 80);
+    CpFlow vm = cp_flow_reverse(&cli);
+    g_autoptr(GByteArray) syn = cp_frame_tcp(&cli, cisn, 0, CP_TCP_SYN,
+                                             NULL, 0);
+    g_autoptr(GByteArray) ssyn = cp_frame_tcp(&vm, sisn, cisn + 1,
+                                              CP_TCP_SYN | CP_TCP_ACK,
+                                              NULL, 0);
+    g_autoptr(GByteArray) ack = cp_frame_tcp(&cli, cisn + 1, pisn + 1,
+                                             CP_TCP_ACK, NULL, 0);
+    g_autoptr(GByteArray) late = cp_frame_tcp(&cli, cisn + 1, pisn + 5,
+                                              CP_TCP_ACK, "more", 4);
+    g_autoptr(GByteArray) sdata = cp_frame_tcp(&vm, sisn + 1, cisn + 5,
+                                               CP_TCP_ACK, "data", 4);
+    g_autoptr(GByteArray) got = NULL, out = NULL;
+    CpPair p;
+
+    cp_pair_start(&p, NULL, NULL);
+    cp_send(p.pri.net_fd, syn);
+    cp_expect(p.sec.guest_fd, syn);
+    cp_send(p.sec.guest_fd, ssyn);
+    cp_wait_stat(p.pri.qts, "from-peer", 1);
+    cp_send(p.pri.net_fd, ack);
+    got = cp_recv(p.sec.guest_fd, CP_RECV_TIMEOUT_MS);
+    g_assert_nonnull(got);
+    g_assert_cmphex(tcp_field(got, 8), ==, sisn + 1);
+
+    cp_host_stop(&p.pri);
+    cp_event(p.sec.qts, "failover");
+    cp_send(p.sec.net_fd, late);
+    g_byte_array_unref(got);
+    got = cp_recv(p.sec.guest_fd, CP_RECV_TIMEOUT_MS);
+    g_assert_nonnull(got);
+    g_assert_cmphex(tcp_field(got, 8), ==, sisn + 5);
+    g_assert_true(cp_frame_checksums_ok(got));
+    cp_send(p.sec.guest_fd, sdata);
+    out = cp_recv(p.sec.net_fd, CP_RECV_TIMEOUT_MS);
+    g_assert_nonnull(out);
+    g_assert_cmphex(tcp_field(out, 4), ==, pisn + 1);
+    g_assert_true(cp_frame_checksums_ok(out));
+    g_assert_cmpuint(cp_stat(p.sec.qts, "failovers"), ==, 1);
+    cp_pair_stop(&p);
+}
+
+/* The link over TCP on loopback, on a port the kernel picked. */
+static void test_link_tcp(void)
+{
+    CpFlow f = cp_flow(true, 0, 1, 2);
+    g_autoptr(GByteArray) frame = cp_frame_udp(&f, "over tcp", 8);
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    socklen_t slen = sizeof(sin);
+    g_autofree char *pri = NULL, *sec = NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CpHost hp, hs;
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sin, &slen), ==, 0);
+    close(fd);
+    sec = g_strdup_printf("-object colo-proxy,id=cp0,netdev=hn0,"
+                          "mode=secondary,addr=127.0.0.1:%d",
+                          ntohs(sin.sin_port));
+    pri = g_strdup_printf("-object colo-proxy,id=cp0,netdev=hn0,"
+                          "mode=primary,addr=127.0.0.1:%d",
+                          ntohs(sin.sin_port));
+    cp_host_start(&hs, sec);
+    cp_host_start(&hp, pri);
+    cp_wait_link_up(hp.qts);
+    cp_send(hp.net_fd, frame);
+    cp_expect(hs.guest_fd, frame);
+    cp_host_stop(&hp);
+    cp_host_stop(&hs);
+}
+
+/* A directory with a PSK for the user "qemu", for tls-creds-psk. */
+static char *make_psk_dir(void)
+{
+    char *dir = g_dir_make_tmp("colo-proxy-psk-XXXXXX", NULL);
+    g_autofree char *file = g_strdup_printf("%s/keys.psk", dir);
+
+    g_assert_true(g_file_set_contents(file,
+        "qemu:9d65162a4b2b3a39d9f94c9a6e5cf4d5c4ea8b6ed5bb6c3a\n", -1, NULL));
+    return dir;
+}
+
+static void rm_psk_dir(char *dir)
+{
+    g_autofree char *file = g_strdup_printf("%s/keys.psk", dir);
+
+    unlink(file);
+    rmdir(dir);
+    g_free(dir);
+}
+
+/* The link over TLS (PSK credentials): frames flow as without it. */
+static void test_link_tls(void)
+{
+    char *psk = make_psk_dir();
+    g_autofree char *pri = g_strdup_printf(
+        "tls-creds=tls0 -object tls-creds-psk,id=tls0,endpoint=client,"
+        "dir=%s,username=qemu", psk);
+    g_autofree char *sec = g_strdup_printf(
+        "tls-creds=tls0 -object tls-creds-psk,id=tls0,endpoint=server,"
+        "dir=%s", psk);
+    CpFlow f = cp_flow(false, 0, 1, 2);
+    g_autoptr(GByteArray) frame = cp_frame_udp(&f, "secret", 6);
+    CpPair p;
+
+    cp_pair_start(&p, pri, sec);
+    cp_send(p.pri.net_fd, frame);
+    cp_expect(p.sec.guest_fd, frame);
+    cp_expect(p.pri.guest_fd, frame);
+    cp_pair_stop(&p);
+    rm_psk_dir(psk);
+}
+
+/* A primary without TLS cannot talk to a secondary that requires it. */
+static void test_link_tls_refused(void)
+{
+    char *psk = make_psk_dir();
+    g_autofree char *sec = g_strdup_printf(
+        "tls-creds=tls0 -object tls-creds-psk,id=tls0,endpoint=server,"
+        "dir=%s", psk);
+    g_autofree char *pri = NULL;
+    CpPair p;
+
+    p.dir = g_dir_make_tmp("colo-proxy-XXXXXX", NULL);
+    p.addr = g_strdup_printf("unix:%s/link", p.dir);
+    cp_pair_start_secondary(&p, sec);
+    pri = g_strdup_printf("-object colo-proxy,id=cp0,netdev=hn0,"
+                          "mode=primary,addr=%s", p.addr);
+    cp_host_start(&p.pri, pri);
+    g_free(cp_wait_link_error(p.sec.qts, "TLS handshake failed"));
+    cp_pair_stop(&p);
+    rm_psk_dir(psk);
+}
+
 /* ---- a fake peer speaking the link protocol, to test refusals ---- */
 
 enum { MSG_HELLO = 1, MSG_FRAME = 2, MSG_HEARTBEAT = 3, MSG_BYE = 4 };
@@ -718,6 +872,10 @@ int main(int argc, char **argv)
         qtest_add_data_func(path, &seq_cases[i], test_seq_translation);
     }
     qtest_add_func("/colo-proxy/seq/held-at-exit", test_seq_held_at_exit);
+    qtest_add_func("/colo-proxy/seq/after-failover", test_seq_after_failover);
+    qtest_add_func("/colo-proxy/link/tcp", test_link_tcp);
+    qtest_add_func("/colo-proxy/link/tls", test_link_tls);
+    qtest_add_func("/colo-proxy/link/tls-refused", test_link_tls_refused);
     qtest_add_func("/colo-proxy/link/reject/same-role", test_reject_same_role);
     qtest_add_func("/colo-proxy/link/reject/vnet-hdr", test_reject_vnet_hdr);
     qtest_add_func("/colo-proxy/link/reject/vnet-hdr-pair",
