@@ -18,10 +18,11 @@ for c in $commits; do
     n=$((n + 1))
     git -C "$src" checkout -q "$c"
     subject=$(git -C "$src" log -1 --format=%s)
-    targets=qemu-system-x86_64
-    [ -e "$src/tests/qtest/colo-proxy-test.c" ] &&
-        targets="$targets tests/qtest/colo-proxy-test"
-    if log=$("$top/project/build.sh" "$src" "$bld" ${targets#qemu-system-x86_64} 2>&1); then
+    # the emulator, and every colo-proxy test this commit has
+    targets=$(cd "$src" && ls tests/unit/test-colo-proxy-*.c \
+              tests/qtest/colo-proxy-test.c 2>/dev/null | sed 's/\.c$//')
+    # shellcheck disable=SC2086
+    if log=$("$top/project/build.sh" "$src" "$bld" $targets 2>&1); then
         echo "ok $n - builds: $subject"
     else
         echo "not ok $n - builds: $subject"
