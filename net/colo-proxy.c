@@ -44,6 +44,7 @@
 #include "net/filter.h"
 #include "net/net.h"
 #include "net/colo-proxy.h"
+#include "net/colo-proxy-compare.h"
 #include "net/colo-proxy-conn.h"
 #include "net/colo-proxy-io.h"
 #include "net/colo-proxy-seq.h"
@@ -52,7 +53,9 @@
 enum {
     COLO_PROXY_LINK_TIMEOUT_DEFAULT = 2000,         /* ms */
     COLO_PROXY_LINK_TIMEOUT_MIN = 20,
-    COLO_PROXY_MAX_HELD_DEFAULT = 4096,             /* frames */
+    COLO_PROXY_COMPARE_TIMEOUT_DEFAULT = 3000,      /* ms */
+    COLO_PROXY_MAX_HELD_DEFAULT = 16384,            /* frames */
+    COLO_PROXY_MAX_CONN_HELD_DEFAULT = 2048,        /* frames */
     COLO_PROXY_MAX_CONNS_DEFAULT = 65536,
     /* Ingress frames held per connection until its offset is known. */
     COLO_PROXY_CONN_HOLD_MAX = 16,
@@ -65,14 +68,16 @@ enum {
 #define COLO_PROXY_LINK_BUFFER_DEFAULT (16 * MiB)
 #define COLO_PROXY_LINK_BUFFER_MIN     (2 * COLO_LINK_MAX_PAYLOAD)
 #define COLO_PROXY_FRAME_MAX           COLO_LINK_MAX_PAYLOAD
+#define COLO_PROXY_MAX_HELD_BYTES_DEFAULT      (64 * MiB)
+#define COLO_PROXY_MAX_CONN_HELD_BYTES_DEFAULT (16 * MiB)
+#define COLO_PROXY_MAX_AHEAD_DEFAULT           (16 * MiB)
 
 OBJECT_DECLARE_SIMPLE_TYPE(ColoProxyState, COLO_PROXY)
 
-/* A frame held by the proxy, with what it takes to send it on later. */
+/* An ingress frame the secondary holds until its connection's offset. */
 typedef struct ColoProxyFrame {
     QTAILQ_ENTRY(ColoProxyFrame) next;
     unsigned flags;
-    bool matched;               /* primary: the secondary sent it too */
     uint32_t len;
     uint8_t data[];
 } ColoProxyFrame;
@@ -99,7 +104,12 @@ struct ColoProxyState {
     bool vnet_hdr;
     uint32_t link_timeout;
     uint64_t link_buffer;
+    uint32_t compare_timeout;
     uint32_t max_held;
+    uint64_t max_held_bytes;
+    uint32_t max_conn_held;
+    uint64_t max_conn_held_bytes;
+    uint64_t max_ahead;
     uint32_t max_conns;
 
     /* set up by colo_proxy_setup() */
@@ -111,12 +121,9 @@ struct ColoProxyState {
     bool failover;
     char *reported_error;           /* last link error reported */
 
-    /* primary: the guest's output, and the secondary's, until matched */
-    ColoProxyFrameQueue pvm;
-    ColoProxyFrameQueue svm;
-    uint32_t pvm_frames;
-    uint32_t svm_frames;
-    uint64_t pvm_bytes;
+    /* primary: the comparison of the two guests' output */
+    ColoCmp *cmp;
+    QEMUTimer *cmp_timer;
 
     ColoProxyStats stats;
     ColoProxyDrops drops;
@@ -154,18 +161,19 @@ static ColoProxyFrame *colo_proxy_frame_new(const struct iovec *iov,
     ColoProxyFrame *f = g_malloc(sizeof(*f) + len);
 
     f->flags = flags;
-    f->matched = false;
     f->len = len;
     iov_to_buf(iov, iovcnt, 0, f->data, len);
     return f;
 }
 
-/* Send a frame the guest sent on towards the netdev (primary). */
-static void colo_proxy_release(ColoProxyState *s, ColoProxyFrame *f)
+/* The comparison lets a frame of the primary's guest go (primary). */
+static void colo_proxy_cmp_release(void *opaque, ColoCmpFrame *f)
 {
+    ColoProxyState *s = opaque;
     NetFilterState *nf = NETFILTER(s);
     struct iovec iov = { .iov_base = f->data, .iov_len = f->len };
 
+    trace_colo_proxy_release(nf->netdev_id, f->len);
     if (!nf->netdev->peer) {
         s->drops.no_receiver++;
         return;
@@ -174,98 +182,47 @@ static void colo_proxy_release(ColoProxyState *s, ColoProxyFrame *f)
     s->stats.released++;
 }
 
-/* Release the matched frames at the head of the primary's queue. */
-static void colo_proxy_release_matched(ColoProxyState *s)
+/* The comparison asks for a checkpoint (primary). */
+static void colo_proxy_cmp_request(void *opaque, ColoCmpReason why,
+                                   const ColoConnKey *key)
 {
-    ColoProxyFrame *f;
+    ColoProxyState *s = opaque;
+    const char *id = object_get_canonical_path_component(OBJECT(s));
+    g_autofree char *conn = NULL;
 
-    while ((f = QTAILQ_FIRST(&s->pvm)) && f->matched) {
-        QTAILQ_REMOVE(&s->pvm, f, next);
-        s->pvm_frames--;
-        s->pvm_bytes -= f->len;
-        trace_colo_proxy_release(NETFILTER(s)->netdev_id, f->len);
-        colo_proxy_release(s, f);
-        g_free(f);
+    if (key && key->ip_version) {
+        char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+        int af = key->ip_version == 6 ? AF_INET6 : AF_INET;
+
+        inet_ntop(af, key->addr[0], a, sizeof(a));
+        inet_ntop(af, key->addr[1], b, sizeof(b));
+        conn = g_strdup_printf("%s%s%s:%u-%s%s%s:%u/%u",
+                               af == AF_INET6 ? "[" : "", a,
+                               af == AF_INET6 ? "]" : "", key->port[0],
+                               af == AF_INET6 ? "[" : "", b,
+                               af == AF_INET6 ? "]" : "", key->port[1],
+                               key->proto);
+    } else if (key) {
+        conn = g_strdup_printf("ethertype 0x%04x", key->port[0]);
     }
+    trace_colo_proxy_checkpoint_request(id, colo_cmp_reason_str(why),
+                                        conn ? conn : "");
+    qapi_event_send_colo_proxy_checkpoint_request(id,
+        (ColoProxyCheckpointReason)why, conn);
 }
 
-/* Release every held primary frame, in order (checkpoint, link loss). */
-static void colo_proxy_release_all(ColoProxyState *s)
+static const ColoCmpOps colo_proxy_cmp_ops = {
+    .release = colo_proxy_cmp_release,
+    .request = colo_proxy_cmp_request,
+};
+
+static void colo_proxy_cmp_tick(void *opaque)
 {
-    ColoProxyFrame *f, *next;
+    ColoProxyState *s = opaque;
+    int64_t now = colo_proxy_now_ns();
 
-    QTAILQ_FOREACH(f, &s->pvm, next) {
-        f->matched = true;
-    }
-    colo_proxy_release_matched(s);
-    QTAILQ_FOREACH_SAFE(f, &s->svm, next, next) {
-        QTAILQ_REMOVE(&s->svm, f, next);
-        g_free(f);
-    }
-    s->svm_frames = 0;
-}
-
-static ColoProxyFrame *colo_proxy_find(ColoProxyFrameQueue *q,
-                                       const uint8_t *data, uint32_t len)
-{
-    ColoProxyFrame *f;
-
-    QTAILQ_FOREACH(f, q, next) {
-        if (!f->matched && f->len == len && !memcmp(f->data, data, len)) {
-            return f;
-        }
-    }
-    return NULL;
-}
-
-/*
- * The guest's frame waits for the secondary's identical frame.  Over the
- * bound, the oldest is released rather than dropped: a guest frame is
- * never lost.
- */
-static void colo_proxy_hold_pvm(ColoProxyState *s, ColoProxyFrame *f)
-{
-    ColoProxyFrame *twin = colo_proxy_find(&s->svm, f->data, f->len);
-
-    if (twin) {
-        QTAILQ_REMOVE(&s->svm, twin, next);
-        s->svm_frames--;
-        g_free(twin);
-        f->matched = true;
-    }
-    QTAILQ_INSERT_TAIL(&s->pvm, f, next);
-    s->pvm_frames++;
-    s->pvm_bytes += f->len;
-    if (s->pvm_frames > s->max_held) {
-        QTAILQ_FIRST(&s->pvm)->matched = true;
-        s->drops.hold_overflow++;
-    }
-    colo_proxy_release_matched(s);
-}
-
-/* A frame the secondary's guest sent, from the link (primary). */
-static void colo_proxy_svm_frame(ColoProxyState *s, const uint8_t *buf,
-                                 uint32_t len)
-{
-    ColoProxyFrame *f = colo_proxy_find(&s->pvm, buf, len);
-    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-
-    if (f) {
-        f->matched = true;
-        colo_proxy_release_matched(s);
-        return;
-    }
-    if (s->svm_frames >= s->max_held) {
-        ColoProxyFrame *old = QTAILQ_FIRST(&s->svm);
-
-        QTAILQ_REMOVE(&s->svm, old, next);
-        s->svm_frames--;
-        g_free(old);
-        s->drops.hold_overflow++;
-    }
-    f = colo_proxy_frame_new(&iov, 1, 0);
-    QTAILQ_INSERT_TAIL(&s->svm, f, next);
-    s->svm_frames++;
+    colo_cmp_tick(s->cmp, now);
+    timer_mod_ns(s->cmp_timer, now + s->compare_timeout * SCALE_MS / 4);
 }
 
 /* ---- the secondary's connections ---- */
@@ -443,7 +400,7 @@ static void colo_proxy_link_down(void *opaque, const char *reason)
 
     /* Unprotected from here: what the primary's guest sent goes out. */
     if (s->mode == COLO_PROXY_MODE_PRIMARY) {
-        colo_proxy_release_all(s);
+        colo_cmp_release_all(s->cmp);
     }
     colo_proxy_link_event(s, false, reason);
 }
@@ -465,7 +422,8 @@ static void colo_proxy_link_frame(void *opaque, const uint8_t *buf,
     }
     trace_colo_proxy_link_frame(NETFILTER(s)->netdev_id, len);
     if (s->mode == COLO_PROXY_MODE_PRIMARY) {
-        colo_proxy_svm_frame(s, buf, len);
+        colo_cmp_secondary(s->cmp, buf, len, colo_proxy_vnet_len(s),
+                           colo_proxy_now_ns());
     } else {
         memcpy(s->scratch, buf, len);
         colo_proxy_secondary_ingress(s, s->scratch, len);
@@ -505,7 +463,8 @@ static ssize_t colo_proxy_primary_receive(ColoProxyState *s, bool ingress,
         }
         return 0;
     }
-    colo_proxy_hold_pvm(s, colo_proxy_frame_new(iov, iovcnt, flags));
+    colo_cmp_primary(s->cmp, iov, iovcnt, colo_proxy_vnet_len(s), flags,
+                     colo_proxy_now_ns());
     return iov_size(iov, iovcnt);
 }
 
@@ -571,7 +530,7 @@ static void colo_proxy_do_event(ColoProxyState *s, int event)
     case COLO_EVENT_CHECKPOINT:
         s->stats.checkpoints++;
         if (s->mode == COLO_PROXY_MODE_PRIMARY) {
-            colo_proxy_release_all(s);
+            colo_cmp_checkpoint(s->cmp);
         } else {
             colo_conn_foreach(s->conns, colo_proxy_conn_checkpoint, s);
         }
@@ -580,7 +539,7 @@ static void colo_proxy_do_event(ColoProxyState *s, int event)
         s->stats.failovers++;
         s->failover = true;
         if (s->mode == COLO_PROXY_MODE_PRIMARY) {
-            colo_proxy_release_all(s);
+            colo_cmp_release_all(s->cmp);
         }
         break;
     default:
@@ -720,6 +679,24 @@ static bool colo_proxy_check(ColoProxyState *s, Error **errp)
     return s->link_addr && colo_proxy_check_unique(nf, errp);
 }
 
+static void colo_proxy_cmp_setup(ColoProxyState *s, uint32_t seed)
+{
+    ColoCmpLimits lim = {
+        .conn_frames = s->max_conn_held,
+        .conn_bytes = s->max_conn_held_bytes,
+        .total_frames = s->max_held,
+        .total_bytes = s->max_held_bytes,
+        .svm_bytes = s->max_ahead,
+        .max_conns = s->max_conns,
+        .timeout_ns = (int64_t)s->compare_timeout * SCALE_MS,
+    };
+
+    s->cmp = colo_cmp_new(&lim, seed ^ 0x9e3779b9, &colo_proxy_cmp_ops, s);
+    s->cmp_timer = timer_new_ns(QEMU_CLOCK_REALTIME, colo_proxy_cmp_tick, s);
+    timer_mod_ns(s->cmp_timer, colo_proxy_now_ns() +
+                 s->compare_timeout * SCALE_MS / 4);
+}
+
 static void colo_proxy_setup(NetFilterState *nf, Error **errp)
 {
     ColoProxyState *s = COLO_PROXY(nf);
@@ -747,8 +724,9 @@ static void colo_proxy_setup(NetFilterState *nf, Error **errp)
     s->conns = colo_conn_table_new(s->max_conns, sizeof(ColoProxyConn), seed,
                                    colo_proxy_conn_release, s);
     s->scratch = g_malloc(COLO_PROXY_FRAME_MAX);
-    QTAILQ_INIT(&s->pvm);
-    QTAILQ_INIT(&s->svm);
+    if (s->mode == COLO_PROXY_MODE_PRIMARY) {
+        colo_proxy_cmp_setup(s, seed);
+    }
     s->link = colo_link_io_new(&cfg, &colo_proxy_link_ops, s, errp);
     if (!s->link) {
         return;
@@ -764,10 +742,13 @@ static void colo_proxy_cleanup(NetFilterState *nf)
     trace_colo_proxy_cleanup(nf->netdev_id);
     colo_link_io_free(s->link);
     s->link = NULL;
-    if (s->scratch) {
-        /* what the primary's guest sent still leaves, unprotected */
-        colo_proxy_release_all(s);
+    if (s->cmp_timer) {
+        timer_free(s->cmp_timer);
+        s->cmp_timer = NULL;
     }
+    /* what the primary's guest sent still leaves, unprotected */
+    colo_cmp_free(s->cmp);
+    s->cmp = NULL;
     colo_conn_table_free(s->conns);
     s->conns = NULL;
     g_free(s->scratch);
@@ -788,6 +769,31 @@ static const ColoProxyLinkState colo_proxy_link_states[] = {
     [COLO_LINK_IO_UP] = COLO_PROXY_LINK_STATE_UP,
 };
 
+static void colo_proxy_cmp_info(ColoCmp *cmp, ColoProxyStats *st)
+{
+    const ColoCmpStats *cs = colo_cmp_stats(cmp);
+    ColoProxyCheckpointRequests *r = g_new0(ColoProxyCheckpointRequests, 1);
+
+    st->held_frames = colo_cmp_held_frames(cmp);
+    st->held_bytes = colo_cmp_held_bytes(cmp);
+    st->connections = colo_cmp_conns(cmp);
+    st->compared = cs->compared;
+    st->matched_bytes = cs->matched_bytes;
+    st->released_checkpoint = cs->released_checkpoint;
+    st->released_forced = cs->released_forced;
+    st->secondary_dropped = cs->svm_dropped;
+    st->malformed = cs->malformed;
+    st->evictions = cs->evictions;
+    r->mismatch_payload = cs->requests[COLO_CMP_MISMATCH_PAYLOAD];
+    r->mismatch_flags = cs->requests[COLO_CMP_MISMATCH_FLAGS];
+    r->mismatch_frame = cs->requests[COLO_CMP_MISMATCH_FRAME];
+    r->timeout = cs->requests[COLO_CMP_TIMEOUT];
+    r->queue_connection = cs->requests[COLO_CMP_QUEUE_CONN];
+    r->queue_total = cs->requests[COLO_CMP_QUEUE_TOTAL];
+    r->secondary_ahead = cs->requests[COLO_CMP_SECONDARY_AHEAD];
+    st->checkpoint_requests = r;
+}
+
 static ColoProxyInfo *colo_proxy_info(ColoProxyState *s)
 {
     NetFilterState *nf = NETFILTER(s);
@@ -801,12 +807,18 @@ static ColoProxyInfo *colo_proxy_info(ColoProxyState *s)
     info->link_error = g_strdup(err);
     info->failover = s->failover;
     info->stats = g_memdup2(&s->stats, sizeof(s->stats));
-    info->stats->held_frames = s->pvm_frames;
-    info->stats->held_bytes = s->pvm_bytes;
-    info->stats->connections = colo_conn_count(s->conns);
+    if (s->cmp) {
+        colo_proxy_cmp_info(s->cmp, info->stats);
+    } else {
+        info->stats->connections = colo_conn_count(s->conns);
+    }
     info->stats->link_failures = colo_link_io_stats(s->link)->failures;
     info->stats->link_buffered = colo_link_io_buffered(s->link);
     info->stats->drops = g_memdup2(&s->drops, sizeof(s->drops));
+    if (!info->stats->checkpoint_requests) {
+        info->stats->checkpoint_requests =
+            g_new0(ColoProxyCheckpointRequests, 1);
+    }
     return info;
 }
 
@@ -933,9 +945,26 @@ static const ColoProxyUintProp colo_proxy_uint_props[] = {
     { "link-buffer", "bytes of frames queued for the peer, at most",
       offsetof(ColoProxyState, link_buffer), true,
       COLO_PROXY_LINK_BUFFER_MIN, 1 * GiB, COLO_PROXY_LINK_BUFFER_DEFAULT },
-    { "max-held", "frames of each VM's output held for comparison, at most",
+    { "compare-timeout", "ms a frame of the primary may wait for the "
+      "secondary's before a checkpoint is asked for",
+      offsetof(ColoProxyState, compare_timeout), false, 10, 3600 * 1000,
+      COLO_PROXY_COMPARE_TIMEOUT_DEFAULT },
+    { "max-held", "frames of the primary held in all, at most",
       offsetof(ColoProxyState, max_held), false, 1, 1 << 20,
       COLO_PROXY_MAX_HELD_DEFAULT },
+    { "max-held-bytes", "bytes of the primary's frames held in all",
+      offsetof(ColoProxyState, max_held_bytes), true, 64 * KiB, 4 * GiB,
+      COLO_PROXY_MAX_HELD_BYTES_DEFAULT },
+    { "max-conn-held", "frames of the primary held per connection",
+      offsetof(ColoProxyState, max_conn_held), false, 1, 1 << 20,
+      COLO_PROXY_MAX_CONN_HELD_DEFAULT },
+    { "max-conn-held-bytes", "bytes of the primary held per connection",
+      offsetof(ColoProxyState, max_conn_held_bytes), true, 64 * KiB,
+      4 * GiB, COLO_PROXY_MAX_CONN_HELD_BYTES_DEFAULT },
+    { "max-ahead", "bytes of the secondary's output kept per connection "
+      "while the primary's lags",
+      offsetof(ColoProxyState, max_ahead), true, 64 * KiB, 4 * GiB,
+      COLO_PROXY_MAX_AHEAD_DEFAULT },
     { "max-connections", "connections tracked, at most",
       offsetof(ColoProxyState, max_conns), false, 16, 1 << 24,
       COLO_PROXY_MAX_CONNS_DEFAULT },

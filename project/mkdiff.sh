@@ -15,8 +15,9 @@ for f in "$@"; do
     cp "$pristine/$f" "$base/a/$f"
     cp "$work/$f" "$base/b/$f"
 done
+# the commits before this one: those whose names sort before it
 for p in $("$top/project/series.py" patches); do
-    [ "$top/$p" = "$(realpath -m "$out")" ] && break
+    [[ "$(basename "$p")" < "$(basename "$out")" ]] || break
     (cd "$base/a" && patch -s -p1 --no-backup-if-mismatch -f < "$top/$p" \
         >/dev/null 2>&1 || true)
 done

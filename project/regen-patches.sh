@@ -1,54 +1,77 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Regenerate every patches/NN-*.diff from the edited work tree build/src.
-# Files that several commits of the series edit (MAINTAINERS,
-# tests/unit/meson.build) are rebuilt here step by step, so that each
-# commit carries only its own part; extend the step tables when a commit
-# starts editing a file another commit edits too.
-set -e
+#
+# Each commit's diff is taken against pristine plus the earlier commits'
+# patches.  Files that several commits edit (MAINTAINERS,
+# tests/unit/meson.build) are rebuilt step by step from the tables below,
+# so that each commit carries only its own part: extend them when a commit
+# starts editing such a file.  Run it after editing build/src, before the
+# next `make`, which lays the tree anew from the patches.
+set -euo pipefail
 cd "$(dirname "$0")/.."
-P=$(project/fetch-qemu.sh); W=build/src
-cp $W/tests/unit/meson.build /tmp/unit-final
-maint() {  # write MAINTAINERS as of series step $1
-python3 - "$1" "$P" <<'PY'
-import sys
+P=$(project/fetch-qemu.sh)
+W=build/src
+export P W
+cp "$W/tests/unit/meson.build" build/.unit-meson-final
+
+# step FILE...: write the multi-step files as of commit STEP, then diff
+step() {
+    local n=$1 diff=$2
+    shift 2
+    /usr/bin/python3 - "$n" <<'PY'
+import os, sys
 step = int(sys.argv[1])
-lines = {
-    2: ["F: net/colo-proxy-link.*", "F: tests/unit/test-colo-proxy-link.c"],
-    3: ["F: net/colo-proxy-packet.*", "F: net/colo-proxy-conn.*",
-        "F: net/colo-proxy-seq.*", "F: tests/unit/test-colo-proxy-packet.c",
-        "F: tests/unit/test-colo-proxy-conn.c",
-        "F: tests/unit/test-colo-proxy-seq.c",
-        "F: tests/qtest/colo-proxy-frames.*"],
-    4: ["F: net/colo-proxy.c", "F: net/colo-proxy.h", "F: net/colo-proxy-io.*",
-        "F: docs/colo-proxy.txt"],
-    5: ["F: tests/qtest/colo-proxy-harness.*",
-        "F: tests/qtest/colo-proxy-test.c"],
+P, W = os.environ["P"], os.environ["W"]
+
+maint = {
+    2: ["net/colo-proxy-link.*", "tests/unit/test-colo-proxy-link.c"],
+    3: ["net/colo-proxy-packet.*", "net/colo-proxy-conn.*",
+        "net/colo-proxy-seq.*", "tests/unit/test-colo-proxy-packet.c",
+        "tests/unit/test-colo-proxy-conn.c",
+        "tests/unit/test-colo-proxy-seq.c", "tests/qtest/colo-proxy-frames.*"],
+    4: ["net/colo-proxy-compare.*", "tests/unit/test-colo-proxy-compare.c"],
+    5: ["net/colo-proxy.c", "net/colo-proxy.h", "net/colo-proxy-io.*",
+        "docs/colo-proxy.txt"],
+    6: ["tests/qtest/colo-proxy-harness.*", "tests/qtest/colo-proxy-test.c"],
 }
-s = open(sys.argv[2] + '/MAINTAINERS').read()
-anchor = "F: tests/qtest/test-filter*\n"
-files = [l for k in sorted(lines) if k <= step for l in lines[k]]
-sec = ("\nCOLO network proxy object\nM: colo-proxy developers <colo-proxy@invalid>\n"
-       "S: Maintained\n" + "\n".join(files) + "\n")
-if step >= 2:
+units = {
+    2: ["test-colo-proxy-link"],
+    3: ["test-colo-proxy-packet", "test-colo-proxy-conn", "test-colo-proxy-seq"],
+    4: ["test-colo-proxy-compare"],
+}
+
+s = open(P + "/MAINTAINERS").read()
+files = [f for k in sorted(maint) if k <= step for f in maint[k]]
+if files:
+    anchor = "F: tests/qtest/test-filter*\n"
+    sec = ("\nCOLO network proxy object\n"
+           "M: colo-proxy developers <colo-proxy@invalid>\n"
+           "S: Maintained\n" + "".join("F: %s\n" % f for f in files))
     s = s.replace(anchor, anchor + sec, 1)
-open('build/src/MAINTAINERS', 'w').write(s)
+open(W + "/MAINTAINERS", "w").write(s)
+
+# tests/unit/meson.build: the final file without the entries of later steps
+s = open("build/.unit-meson-final").read()
+for k, names in units.items():
+    if k <= step:
+        continue
+    for name in names:
+        a = s.index("    '%s':" % name)
+        b = s.index("\n    '", a + 1) + 1
+        s = s[:a] + s[b:]
+open(W + "/tests/unit/meson.build", "w").write(s)
 PY
+    project/mkdiff.sh "$P" "$W" "$diff" "$@" > /dev/null
 }
-python3 - <<'PY'
-p='build/src/tests/unit/meson.build'
-s=open(p).read()
-a=s.index("    'test-colo-proxy-packet':")
-b=s.index("    'test-bufferiszero'")
-open(p,'w').write(s[:a]+s[b:])
-PY
-project/mkdiff.sh $P $W patches/01-jhash-jhash2.diff include/qemu/jhash.h >/dev/null
-maint 2
-project/mkdiff.sh $P $W patches/02-net-colo-proxy-link-codec.diff tests/unit/meson.build MAINTAINERS >/dev/null
-cp /tmp/unit-final $W/tests/unit/meson.build
-maint 3
-project/mkdiff.sh $P $W patches/03-net-colo-proxy-core.diff tests/unit/meson.build MAINTAINERS >/dev/null
-maint 4
-project/mkdiff.sh $P $W patches/04-net-colo-proxy.diff net/meson.build net/trace-events qapi/qom.json qapi/net.json qemu-options.hx MAINTAINERS system/vl.c meson.build ${EXTRA04:-} >/dev/null
-maint 5
-project/mkdiff.sh $P $W patches/05-tests-qtest-colo-proxy.diff tests/qtest/meson.build MAINTAINERS >/dev/null
-echo regenerated
+
+step 1 patches/01-jhash-jhash2.diff include/qemu/jhash.h
+step 2 patches/02-net-colo-proxy-link-codec.diff tests/unit/meson.build MAINTAINERS
+step 3 patches/03-net-colo-proxy-core.diff tests/unit/meson.build MAINTAINERS
+step 4 patches/04-net-colo-proxy-compare.diff tests/unit/meson.build MAINTAINERS
+step 5 patches/05-net-colo-proxy.diff net/meson.build net/trace-events \
+    qapi/qom.json qapi/net.json qemu-options.hx MAINTAINERS system/vl.c \
+    monitor/monitor.c \
+    meson.build
+step 6 patches/06-tests-qtest-colo-proxy.diff tests/qtest/meson.build MAINTAINERS
+rm -f build/.unit-meson-final
+echo "regenerated patches/*.diff"

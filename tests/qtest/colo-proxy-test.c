@@ -264,10 +264,14 @@ static GPtrArray *sample_frames(bool from_guest)
         if (from_guest) {
             f = cp_flow_reverse(&f);
         }
-        /* mid-stream segments: no handshake for the secondary to learn */
-        g_ptr_array_add(frames, cp_frame_tcp(&f, 0xfffffff0, 0,
-                                             CP_TCP_ACK, NULL, 0));
-        g_ptr_array_add(frames, cp_frame_tcp(&f, 7, 9, CP_TCP_ACK,
+        /*
+         * Mid-stream segments (no handshake for the secondary to learn),
+         * contiguous across the 2^32 wrap, each carrying data: every
+         * one is held on the primary until the secondary sent it too.
+         */
+        g_ptr_array_add(frames, cp_frame_tcp(&f, 0xffffff00, 9,
+                                             CP_TCP_ACK, big, 0x100 - 4));
+        g_ptr_array_add(frames, cp_frame_tcp(&f, 0xfffffffc, 9, CP_TCP_ACK,
                                              big, sizeof(big)));
         g_ptr_array_add(frames, cp_frame_udp(&f, "ping", 4));
     }
@@ -440,9 +444,7 @@ static void test_seq_translation(const void *opaque)
     cp_send(p.sec.guest_fd, ssyn);
     cp_wait_stat(p.pri.qts, "from-peer", 1);
     cp_send(p.pri.guest_fd, psyn);
-    cp_wait_stat(p.pri.qts, "held-frames", 1);
-    /* the SYNs differ in their ISNs: only a checkpoint lets them out */
-    cp_event(p.pri.qts, "checkpoint");
+    /* the SYNs differ only in their ISNs: that is a match */
     cp_expect(p.pri.net_fd, psyn);
 
     cp_send(p.pri.net_fd, cack);

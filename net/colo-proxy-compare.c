@@ -1,0 +1,698 @@
+/*
+ * COLO proxy: per-connection comparison of the two VMs' output
+ * (no QOM, no I/O)
+ *
+ * Copyright (c) 2026 The colo-proxy authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "qemu/iov.h"
+#include "net/colo-proxy-compare.h"
+#include "net/colo-proxy-seq.h"
+
+enum { PVM = 0, SVM = 1 };
+
+/* Bytes of the secondary's TCP stream not compared yet. */
+typedef struct ColoCmpSeg {
+    QTAILQ_ENTRY(ColoCmpSeg) next;
+    uint64_t start;
+    uint64_t end;
+    uint8_t data[];
+} ColoCmpSeg;
+
+/* A datagram (or whole frame) of the secondary not compared yet. */
+typedef struct ColoCmpDgram {
+    QTAILQ_ENTRY(ColoCmpDgram) next;
+    uint32_t len;
+    uint8_t data[];
+} ColoCmpDgram;
+
+struct ColoCmpConn {
+    ColoConn conn;                  /* the table's part, first */
+    bool tcp;
+    bool mismatched;                /* a request is out: hold until reset */
+    int64_t requested_ns;
+    QTAILQ_HEAD(, ColoCmpFrame) held;
+    uint32_t held_frames;
+    uint64_t held_bytes;
+    /*
+     * TCP: positions are sequence numbers unwrapped to 64 bits around
+     * @ref, so comparisons after that are plain integer ones.
+     */
+    bool ref_known;
+    uint64_t ref;
+    bool pos_known;
+    uint64_t pos;                   /* both sides agree on all before it */
+    uint64_t pvm_next;              /* the primary's highest end: snd_nxt */
+    bool syn[2];
+    uint8_t syn_flags[2];
+    bool fin[2];
+    uint64_t fin_pos[2];
+    bool fin_matched;
+    bool rst[2];
+    QTAILQ_HEAD(, ColoCmpSeg) segs; /* sorted by start */
+    uint64_t svm_bytes;
+    /* datagrams */
+    QTAILQ_HEAD(, ColoCmpDgram) dgrams;
+};
+
+struct ColoCmp {
+    ColoCmpLimits lim;
+    const ColoCmpOps *ops;
+    void *opaque;
+    ColoConnTable *conns;
+    QTAILQ_HEAD(, ColoCmpFrame) all;
+    uint32_t frames;
+    uint64_t bytes;
+    int64_t now;                    /* of the call being handled */
+    bool total_requested;
+    ColoCmpStats stats;
+};
+
+static const char *const colo_cmp_reasons[COLO_CMP_REASON__MAX] = {
+    [COLO_CMP_MISMATCH_PAYLOAD] = "mismatch-payload",
+    [COLO_CMP_MISMATCH_FLAGS] = "mismatch-flags",
+    [COLO_CMP_MISMATCH_FRAME] = "mismatch-frame",
+    [COLO_CMP_TIMEOUT] = "timeout",
+    [COLO_CMP_QUEUE_CONN] = "queue-connection",
+    [COLO_CMP_QUEUE_TOTAL] = "queue-total",
+    [COLO_CMP_SECONDARY_AHEAD] = "secondary-ahead",
+};
+
+const char *colo_cmp_reason_str(ColoCmpReason why)
+{
+    return why < COLO_CMP_REASON__MAX ? colo_cmp_reasons[why] : "?";
+}
+
+/* ---- holding and releasing the primary's frames ---- */
+
+static void colo_cmp_unlink(ColoCmp *c, ColoCmpFrame *f)
+{
+    ColoCmpConn *cc = f->conn;
+
+    QTAILQ_REMOVE(&cc->held, f, conn_next);
+    QTAILQ_REMOVE(&c->all, f, all_next);
+    cc->held_frames--;
+    cc->held_bytes -= f->len;
+    c->frames--;
+    c->bytes -= f->len;
+}
+
+static void colo_cmp_send(ColoCmp *c, ColoCmpFrame *f)
+{
+    colo_cmp_unlink(c, f);
+    c->ops->release(c->opaque, f);
+    g_free(f);
+}
+
+static void colo_cmp_free_svm(ColoCmp *c, ColoCmpConn *cc, bool counted)
+{
+    ColoCmpSeg *s, *sn;
+    ColoCmpDgram *d, *dn;
+
+    QTAILQ_FOREACH_SAFE(s, &cc->segs, next, sn) {
+        QTAILQ_REMOVE(&cc->segs, s, next);
+        g_free(s);
+        c->stats.svm_dropped += counted;
+    }
+    QTAILQ_FOREACH_SAFE(d, &cc->dgrams, next, dn) {
+        QTAILQ_REMOVE(&cc->dgrams, d, next);
+        g_free(d);
+        c->stats.svm_dropped += counted;
+    }
+    cc->svm_bytes = 0;
+}
+
+static void colo_cmp_request(ColoCmp *c, ColoCmpConn *cc, ColoCmpReason why)
+{
+    c->stats.requests[why]++;
+    if (cc) {
+        cc->requested_ns = c->now;
+    }
+    c->ops->request(c->opaque, why, cc ? &cc->conn.key : NULL);
+}
+
+/* A difference: ask for a checkpoint, stop comparing this connection. */
+static void colo_cmp_mismatch(ColoCmp *c, ColoCmpConn *cc, ColoCmpReason why)
+{
+    cc->mismatched = true;
+    colo_cmp_free_svm(c, cc, true);
+    colo_cmp_request(c, cc, why);
+}
+
+static bool colo_cmp_tcp_releasable(ColoCmpConn *cc, ColoCmpFrame *f)
+{
+    if (f->tcp_flags & COLO_TCP_RST) {
+        return cc->rst[SVM];
+    }
+    if (f->tcp_flags & COLO_TCP_SYN) {
+        return cc->syn[SVM] && cc->syn_flags[SVM] == cc->syn_flags[PVM];
+    }
+    if (f->end > f->start && (!cc->pos_known || f->end > cc->pos)) {
+        return false;
+    }
+    return !(f->tcp_flags & COLO_TCP_FIN) || cc->fin_matched;
+}
+
+/* Release the head of the connection's queue while it may go. */
+static void colo_cmp_release_ready(ColoCmp *c, ColoCmpConn *cc)
+{
+    ColoCmpFrame *f;
+
+    while ((f = QTAILQ_FIRST(&cc->held)) && !cc->mismatched &&
+           (cc->tcp ? colo_cmp_tcp_releasable(cc, f) : f->matched)) {
+        c->stats.released++;
+        colo_cmp_send(c, f);
+    }
+}
+
+/* ---- TCP ---- */
+
+static uint64_t colo_cmp_unwrap(ColoCmpConn *cc, uint32_t seq)
+{
+    uint64_t v;
+
+    if (!cc->ref_known) {
+        /* one lap up, so that positions before the first stay positive */
+        cc->ref = (1ULL << 32) | seq;
+        cc->ref_known = true;
+    }
+    v = cc->ref + (int32_t)(seq - (uint32_t)cc->ref);
+    if (v > cc->ref) {
+        cc->ref = v;
+    }
+    return v;
+}
+
+static ColoCmpFrame *colo_cmp_pvm_at(ColoCmpConn *cc, uint64_t pos)
+{
+    ColoCmpFrame *f;
+
+    QTAILQ_FOREACH(f, &cc->held, conn_next) {
+        if (f->start <= pos && pos < f->end) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static ColoCmpSeg *colo_cmp_svm_at(ColoCmpConn *cc, uint64_t pos)
+{
+    ColoCmpSeg *s;
+
+    QTAILQ_FOREACH(s, &cc->segs, next) {
+        if (s->start > pos) {
+            break;
+        }
+        if (pos < s->end) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* Compare the bytes both sides have from pos on; false on a difference. */
+static bool colo_cmp_tcp_bytes(ColoCmp *c, ColoCmpConn *cc)
+{
+    ColoCmpFrame *f;
+    ColoCmpSeg *s, *sn;
+
+    while (cc->pos_known && (f = colo_cmp_pvm_at(cc, cc->pos)) &&
+           (s = colo_cmp_svm_at(cc, cc->pos))) {
+        uint64_t n = MIN(f->end, s->end) - cc->pos;
+
+        if (memcmp(f->data + f->payload_off + (cc->pos - f->start),
+                   s->data + (cc->pos - s->start), n)) {
+            return false;
+        }
+        cc->pos += n;
+        c->stats.matched_bytes += n;
+    }
+    QTAILQ_FOREACH_SAFE(s, &cc->segs, next, sn) {
+        if (s->end > cc->pos) {
+            break;
+        }
+        QTAILQ_REMOVE(&cc->segs, s, next);
+        cc->svm_bytes -= s->end - s->start;
+        g_free(s);
+    }
+    return true;
+}
+
+/* Data past a side's FIN, from the other side, is a difference. */
+static bool colo_cmp_tcp_fin(ColoCmpConn *cc)
+{
+    ColoCmpSeg *last = QTAILQ_LAST(&cc->segs);
+    ColoCmpFrame *f;
+
+    if (cc->fin[PVM] && cc->fin[SVM]) {
+        if (cc->fin_pos[PVM] != cc->fin_pos[SVM]) {
+            return false;
+        }
+        cc->fin_matched = cc->pos_known && cc->pos >= cc->fin_pos[PVM];
+        return true;
+    }
+    if (cc->fin[PVM] && last && last->end > cc->fin_pos[PVM]) {
+        return false;
+    }
+    if (cc->fin[SVM]) {
+        QTAILQ_FOREACH(f, &cc->held, conn_next) {
+            if (f->end > cc->fin_pos[SVM]) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static void colo_cmp_tcp_advance(ColoCmp *c, ColoCmpConn *cc)
+{
+    if (cc->mismatched) {
+        return;
+    }
+    if (cc->syn[PVM] && cc->syn[SVM] &&
+        cc->syn_flags[PVM] != cc->syn_flags[SVM]) {
+        colo_cmp_mismatch(c, cc, COLO_CMP_MISMATCH_FLAGS);
+        return;
+    }
+    if (!colo_cmp_tcp_bytes(c, cc)) {
+        colo_cmp_mismatch(c, cc, COLO_CMP_MISMATCH_PAYLOAD);
+        return;
+    }
+    if (!colo_cmp_tcp_fin(cc)) {
+        colo_cmp_mismatch(c, cc, COLO_CMP_MISMATCH_FLAGS);
+        return;
+    }
+    colo_cmp_release_ready(c, cc);
+}
+
+/* Note a side's SYN, FIN, RST; the stream position of its payload. */
+static void colo_cmp_tcp_side(ColoCmpConn *cc, int side, const ColoPacket *p,
+                              uint64_t *start)
+{
+    uint8_t fl = p->tcp_flags;
+
+    if (fl & COLO_TCP_RST) {
+        cc->rst[side] = true;
+    }
+    if (fl & COLO_TCP_SYN) {
+        cc->syn[side] = true;
+        cc->syn_flags[side] = fl & (COLO_TCP_SYN | COLO_TCP_ACK);
+        /* only the primary's SYN is in the primary's number space */
+        if (side == PVM) {
+            *start = colo_cmp_unwrap(cc, p->seq) + 1;
+        }
+    } else {
+        *start = colo_cmp_unwrap(cc, p->seq);
+    }
+    if (!(fl & COLO_TCP_SYN) || side == PVM) {
+        if (!cc->pos_known) {
+            cc->pos = *start;
+            cc->pos_known = true;
+        }
+    }
+    if ((fl & COLO_TCP_FIN) && !(fl & COLO_TCP_SYN)) {
+        cc->fin[side] = true;
+        cc->fin_pos[side] = *start + p->payload_len;
+    }
+}
+
+static void colo_cmp_tcp_primary(ColoCmpConn *cc, ColoCmpFrame *f,
+                                 const ColoPacket *p)
+{
+    uint64_t start = 0;
+
+    colo_cmp_tcp_side(cc, PVM, p, &start);
+    f->tcp_flags = p->tcp_flags;
+    f->start = start;
+    /* the payload of a SYN (TCP Fast Open) is not compared */
+    f->end = (p->tcp_flags & COLO_TCP_SYN) ? start : start + p->payload_len;
+    f->payload_off = f->vnet_len + p->payload_off;
+    cc->pvm_next = MAX(cc->pvm_next, f->end +
+                       !!(p->tcp_flags & (COLO_TCP_SYN | COLO_TCP_FIN)));
+}
+
+static void colo_cmp_tcp_secondary(ColoCmp *c, ColoCmpConn *cc,
+                                   const uint8_t *frame, const ColoPacket *p)
+{
+    uint64_t start = 0, end;
+    ColoCmpSeg *s, *at;
+
+    colo_cmp_tcp_side(cc, SVM, p, &start);
+    if ((p->tcp_flags & COLO_TCP_SYN) || !p->payload_len) {
+        return;
+    }
+    end = start + p->payload_len;
+    if (cc->mismatched || end <= cc->pos) {
+        return;                 /* already compared: a retransmission */
+    }
+    if (start < cc->pos) {
+        start = cc->pos;
+    }
+    if (cc->svm_bytes + (end - start) > c->lim.svm_bytes) {
+        colo_cmp_mismatch(c, cc, COLO_CMP_SECONDARY_AHEAD);
+        return;
+    }
+    s = g_malloc(sizeof(*s) + (end - start));
+    s->start = start;
+    s->end = end;
+    memcpy(s->data, frame + p->payload_off + (start - (end - p->payload_len)),
+           end - start);
+    cc->svm_bytes += end - start;
+    QTAILQ_FOREACH(at, &cc->segs, next) {
+        if (at->start > start) {
+            QTAILQ_INSERT_BEFORE(at, s, next);
+            return;
+        }
+    }
+    QTAILQ_INSERT_TAIL(&cc->segs, s, next);
+}
+
+/* ---- datagrams and whole frames ---- */
+
+/*
+ * What of a frame is compared: the whole frame for non-IP and malformed
+ * ones; for fragments the fragment offset and MF bit, then the IP
+ * payload; for the rest the transport payload (all of it for ICMP and
+ * other protocols).  IP ID, TTL, checksums never are.
+ */
+static uint32_t colo_cmp_digest(const uint8_t *frame, const ColoPacket *p,
+                                uint8_t *prefix, const uint8_t **body,
+                                uint32_t *len)
+{
+    switch (p->kind) {
+    case COLO_PKT_FRAGMENT:
+        if (p->ip_version == 4) {
+            stw_be_p(prefix, lduw_be_p(frame + p->l3_off + 6) & 0x3fff);
+        } else {
+            stw_be_p(prefix, lduw_be_p(frame + p->l4_off - 6) & 0xfff9);
+        }
+        *body = frame + p->l4_off;
+        *len = p->l4_len;
+        return 2;
+    case COLO_PKT_IP:
+    case COLO_PKT_UDP:
+        *body = frame + p->payload_off;
+        *len = p->payload_len;
+        return 0;
+    default:
+        *body = frame;
+        *len = p->end;
+        return 0;
+    }
+}
+
+static bool colo_cmp_dgram_equal(ColoCmpFrame *f, const ColoCmpDgram *d)
+{
+    uint8_t prefix[2];
+    const uint8_t *body;
+    uint32_t len, plen;
+    ColoPacket p;
+
+    colo_packet_parse(f->data + f->vnet_len, f->len - f->vnet_len, &p);
+    plen = colo_cmp_digest(f->data + f->vnet_len, &p, prefix, &body, &len);
+    return d->len == plen + len && !memcmp(d->data, prefix, plen) &&
+           !memcmp(d->data + plen, body, len);
+}
+
+/* Pair the secondary's datagrams with the primary's, oldest first. */
+static void colo_cmp_dgram_advance(ColoCmp *c, ColoCmpConn *cc)
+{
+    ColoCmpFrame *f = QTAILQ_FIRST(&cc->held);
+    ColoCmpDgram *d;
+
+    while (!cc->mismatched && (d = QTAILQ_FIRST(&cc->dgrams))) {
+        while (f && f->matched) {
+            f = QTAILQ_NEXT(f, conn_next);
+        }
+        if (!f) {
+            break;
+        }
+        if (!colo_cmp_dgram_equal(f, d)) {
+            colo_cmp_mismatch(c, cc, COLO_CMP_MISMATCH_FRAME);
+            return;
+        }
+        f->matched = true;
+        c->stats.matched_bytes += d->len;
+        QTAILQ_REMOVE(&cc->dgrams, d, next);
+        cc->svm_bytes -= d->len;
+        g_free(d);
+    }
+    colo_cmp_release_ready(c, cc);
+}
+
+static void colo_cmp_dgram_secondary(ColoCmp *c, ColoCmpConn *cc,
+                                     const uint8_t *frame, const ColoPacket *p)
+{
+    uint8_t prefix[2];
+    const uint8_t *body;
+    uint32_t len, plen = colo_cmp_digest(frame, p, prefix, &body, &len);
+    ColoCmpDgram *d;
+
+    if (cc->mismatched) {
+        return;
+    }
+    if (cc->svm_bytes + plen + len > c->lim.svm_bytes) {
+        colo_cmp_mismatch(c, cc, COLO_CMP_SECONDARY_AHEAD);
+        return;
+    }
+    d = g_malloc(sizeof(*d) + plen + len);
+    d->len = plen + len;
+    memcpy(d->data, prefix, plen);
+    memcpy(d->data + plen, body, len);
+    cc->svm_bytes += d->len;
+    QTAILQ_INSERT_TAIL(&cc->dgrams, d, next);
+}
+
+/* ---- connections ---- */
+
+/* The table evicts @conn: what it holds goes out first, in order. */
+static void colo_cmp_conn_release(void *opaque, ColoConn *conn)
+{
+    ColoCmp *c = opaque;
+    ColoCmpConn *cc = (ColoCmpConn *)conn;
+    ColoCmpFrame *f;
+
+    while ((f = QTAILQ_FIRST(&cc->held))) {
+        c->stats.released_forced++;
+        colo_cmp_send(c, f);
+    }
+    colo_cmp_free_svm(c, cc, false);
+}
+
+static ColoCmpConn *colo_cmp_conn(ColoCmp *c, const ColoPacket *p,
+                                  int64_t now)
+{
+    ColoConnKey key;
+    ColoCmpConn *cc;
+    bool created;
+
+    colo_conn_key_from_packet(p, &key);
+    cc = (ColoCmpConn *)colo_conn_get(c->conns, &key, now, &created);
+    if (created) {
+        QTAILQ_INIT(&cc->held);
+        QTAILQ_INIT(&cc->segs);
+        QTAILQ_INIT(&cc->dgrams);
+        cc->tcp = p->kind == COLO_PKT_TCP;
+    }
+    if (cc->tcp && p->kind == COLO_PKT_TCP) {
+        if (p->tcp_flags & (COLO_TCP_FIN | COLO_TCP_RST)) {
+            cc->conn.state = COLO_CONN_CLOSED;
+            cc->conn.closed_ns = now;
+        } else if (cc->conn.state == COLO_CONN_NEW &&
+                   !(p->tcp_flags & COLO_TCP_SYN)) {
+            cc->conn.state = COLO_CONN_ESTABLISHED;
+        }
+    }
+    return cc;
+}
+
+/* Over a bound: ask for a checkpoint; past twice it, let the oldest go. */
+static void colo_cmp_bounds(ColoCmp *c, ColoCmpConn *cc)
+{
+    bool conn_over = cc->held_frames > c->lim.conn_frames ||
+                     cc->held_bytes > c->lim.conn_bytes;
+    bool total_over = c->frames > c->lim.total_frames ||
+                      c->bytes > c->lim.total_bytes;
+
+    if (conn_over && !cc->mismatched) {
+        colo_cmp_mismatch(c, cc, COLO_CMP_QUEUE_CONN);
+    }
+    if (total_over && !c->total_requested) {
+        c->total_requested = true;
+        colo_cmp_request(c, NULL, COLO_CMP_QUEUE_TOTAL);
+    }
+    while (cc->held_frames > 2 * c->lim.conn_frames ||
+           cc->held_bytes > 2 * c->lim.conn_bytes) {
+        c->stats.released_forced++;
+        colo_cmp_send(c, QTAILQ_FIRST(&cc->held));
+    }
+    while (c->frames > 2 * c->lim.total_frames ||
+           c->bytes > 2 * c->lim.total_bytes) {
+        c->stats.released_forced++;
+        colo_cmp_send(c, QTAILQ_FIRST(&c->all));
+    }
+}
+
+/* ---- the interface ---- */
+
+void colo_cmp_primary(ColoCmp *c, const struct iovec *iov, int iovcnt,
+                      uint32_t vnet_len, unsigned flags, int64_t now)
+{
+    size_t len = iov_size(iov, iovcnt);
+    ColoCmpFrame *f = g_malloc0(sizeof(*f) + len);
+    ColoCmpConn *cc;
+    ColoPacket p;
+
+    c->now = now;
+    iov_to_buf(iov, iovcnt, 0, f->data, len);
+    f->len = len;
+    f->flags = flags;
+    f->arrival_ns = now;
+    f->vnet_len = MIN(vnet_len, len);
+    colo_packet_parse(f->data + f->vnet_len, len - f->vnet_len, &p);
+    c->stats.compared++;
+    c->stats.malformed += p.kind == COLO_PKT_MALFORMED;
+    cc = colo_cmp_conn(c, &p, now);
+    f->conn = cc;
+    if (cc->tcp && p.kind == COLO_PKT_TCP) {
+        colo_cmp_tcp_primary(cc, f, &p);
+    }
+    QTAILQ_INSERT_TAIL(&cc->held, f, conn_next);
+    QTAILQ_INSERT_TAIL(&c->all, f, all_next);
+    cc->held_frames++;
+    cc->held_bytes += len;
+    c->frames++;
+    c->bytes += len;
+    if (cc->tcp) {
+        colo_cmp_tcp_advance(c, cc);
+    } else {
+        colo_cmp_dgram_advance(c, cc);
+    }
+    colo_cmp_bounds(c, cc);
+}
+
+void colo_cmp_secondary(ColoCmp *c, const uint8_t *buf, uint32_t len,
+                        uint32_t vnet_len, int64_t now)
+{
+    const uint8_t *frame = buf + MIN(vnet_len, len);
+    ColoCmpConn *cc;
+    ColoPacket p;
+
+    c->now = now;
+    colo_packet_parse(frame, len - MIN(vnet_len, len), &p);
+    c->stats.compared++;
+    c->stats.malformed += p.kind == COLO_PKT_MALFORMED;
+    cc = colo_cmp_conn(c, &p, now);
+    if (cc->tcp && p.kind == COLO_PKT_TCP) {
+        colo_cmp_tcp_secondary(c, cc, frame, &p);
+        colo_cmp_tcp_advance(c, cc);
+    } else if (!cc->tcp) {
+        colo_cmp_dgram_secondary(c, cc, frame, &p);
+        colo_cmp_dgram_advance(c, cc);
+    }
+}
+
+/* After a checkpoint both VMs stand at the primary's snd_nxt. */
+static void colo_cmp_reset(void *opaque, ColoConn *conn)
+{
+    ColoCmp *c = opaque;
+    ColoCmpConn *cc = (ColoCmpConn *)conn;
+
+    colo_cmp_free_svm(c, cc, false);
+    cc->mismatched = false;
+    cc->pos_known = cc->tcp && cc->pvm_next;
+    cc->pos = cc->pvm_next;
+    memset(cc->syn, 0, sizeof(cc->syn));
+    memset(cc->fin, 0, sizeof(cc->fin));
+    memset(cc->rst, 0, sizeof(cc->rst));
+    cc->fin_matched = false;
+}
+
+static void colo_cmp_flush(ColoCmp *c, uint64_t *counter)
+{
+    ColoCmpFrame *f;
+
+    while ((f = QTAILQ_FIRST(&c->all))) {
+        (*counter)++;
+        colo_cmp_send(c, f);
+    }
+    colo_conn_foreach(c->conns, colo_cmp_reset, c);
+    c->total_requested = false;
+}
+
+void colo_cmp_checkpoint(ColoCmp *c)
+{
+    colo_cmp_flush(c, &c->stats.released_checkpoint);
+}
+
+void colo_cmp_release_all(ColoCmp *c)
+{
+    colo_cmp_flush(c, &c->stats.released_forced);
+}
+
+void colo_cmp_tick(ColoCmp *c, int64_t now)
+{
+    ColoCmpFrame *f = QTAILQ_FIRST(&c->all);
+
+    c->now = now;
+    if (!f || now - f->arrival_ns < c->lim.timeout_ns) {
+        return;
+    }
+    if (!f->conn->mismatched) {
+        colo_cmp_mismatch(c, f->conn, COLO_CMP_TIMEOUT);
+    } else if (now - f->conn->requested_ns >= c->lim.timeout_ns) {
+        /* the checkpoint asked for has not come: ask again */
+        colo_cmp_request(c, f->conn, COLO_CMP_TIMEOUT);
+    }
+}
+
+ColoCmp *colo_cmp_new(const ColoCmpLimits *lim, uint32_t seed,
+                      const ColoCmpOps *ops, void *opaque)
+{
+    ColoCmp *c = g_new0(ColoCmp, 1);
+
+    c->lim = *lim;
+    c->ops = ops;
+    c->opaque = opaque;
+    c->conns = colo_conn_table_new(lim->max_conns, sizeof(ColoCmpConn), seed,
+                                   colo_cmp_conn_release, c);
+    QTAILQ_INIT(&c->all);
+    return c;
+}
+
+void colo_cmp_free(ColoCmp *c)
+{
+    if (c) {
+        colo_cmp_release_all(c);
+        colo_conn_table_free(c->conns);
+        g_free(c);
+    }
+}
+
+const ColoCmpStats *colo_cmp_stats(ColoCmp *c)
+{
+    c->stats.evictions = 0;
+    for (int i = 0; i < COLO_EVICT__MAX; i++) {
+        c->stats.evictions += colo_conn_evictions(c->conns, i);
+    }
+    return &c->stats;
+}
+
+uint32_t colo_cmp_held_frames(const ColoCmp *c)
+{
+    return c->frames;
+}
+
+uint64_t colo_cmp_held_bytes(const ColoCmp *c)
+{
+    return c->bytes;
+}
+
+uint32_t colo_cmp_conns(const ColoCmp *c)
+{
+    return colo_conn_count(c->conns);
+}

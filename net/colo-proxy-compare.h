@@ -1,0 +1,120 @@
+/*
+ * COLO proxy: per-connection comparison of the two VMs' output
+ * (no QOM, no I/O)
+ *
+ * The primary VM's frames are held per connection; the secondary VM's
+ * output only has to be remembered until it is compared.  A primary frame
+ * is released, once and in order per connection, as soon as the secondary
+ * produced the same output, or on a checkpoint.
+ *
+ * TCP is compared as a byte stream, by position in the sequence space:
+ * both sides' data [a, b) must be the same bytes, whatever the segments
+ * that carried it, and SYN, FIN and RST must agree.  IP ID, TTL,
+ * checksums, TCP window, timestamps and other options are never compared;
+ * the secondary's sequence numbers reach the primary already translated
+ * (colo-proxy-seq.c), only its SYN carries its own ISN.  UDP, ICMP and
+ * other IP protocols are compared datagram by datagram in order, by
+ * payload; IP fragments by fragment offset and payload; anything else
+ * (ARP, malformed frames) as whole frames, in order, per ethertype.
+ *
+ * Copyright (c) 2026 The colo-proxy authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef QEMU_NET_COLO_PROXY_COMPARE_H
+#define QEMU_NET_COLO_PROXY_COMPARE_H
+
+#include "qemu/queue.h"
+#include "net/colo-proxy-conn.h"
+
+/* Why a checkpoint is requested; a counter each. */
+typedef enum ColoCmpReason {
+    COLO_CMP_MISMATCH_PAYLOAD,  /* different bytes at the same position */
+    COLO_CMP_MISMATCH_FLAGS,    /* SYN, FIN or RST disagree */
+    COLO_CMP_MISMATCH_FRAME,    /* datagram or whole frame differs */
+    COLO_CMP_TIMEOUT,           /* a primary frame waited too long */
+    COLO_CMP_QUEUE_CONN,        /* a connection holds too much */
+    COLO_CMP_QUEUE_TOTAL,       /* everything held is too much */
+    COLO_CMP_SECONDARY_AHEAD,   /* the secondary's output is too far ahead */
+    COLO_CMP_REASON__MAX,
+} ColoCmpReason;
+
+typedef struct ColoCmpLimits {
+    uint32_t conn_frames;       /* primary frames held per connection */
+    uint64_t conn_bytes;
+    uint32_t total_frames;      /* primary frames held in all */
+    uint64_t total_bytes;
+    uint64_t svm_bytes;         /* secondary bytes kept per connection */
+    uint32_t max_conns;
+    int64_t timeout_ns;         /* compare timeout */
+} ColoCmpLimits;
+
+/* A primary frame, held until it can be released. */
+typedef struct ColoCmpFrame {
+    QTAILQ_ENTRY(ColoCmpFrame) conn_next;   /* in its connection, in order */
+    QTAILQ_ENTRY(ColoCmpFrame) all_next;    /* all held, oldest first */
+    struct ColoCmpConn *conn;
+    int64_t arrival_ns;
+    unsigned flags;             /* the net layer's, for sending it on */
+    uint32_t vnet_len;
+    uint32_t len;
+    /* what the comparison needs, from the parse */
+    uint64_t start;             /* TCP: stream position of the payload */
+    uint64_t end;
+    uint32_t payload_off;       /* TCP: where the payload is in data[] */
+    uint8_t tcp_flags;
+    bool matched;               /* datagrams: the secondary sent it too */
+    uint8_t data[];
+} ColoCmpFrame;
+
+typedef struct ColoCmpStats {
+    uint64_t compared;          /* frames of either side compared */
+    uint64_t matched_bytes;     /* bytes found equal on both sides */
+    uint64_t released;          /* primary frames released after a match */
+    uint64_t released_checkpoint;   /* ... on a checkpoint */
+    uint64_t released_forced;   /* ... unmatched, past twice a bound */
+    uint64_t svm_dropped;       /* secondary output dropped, not needed */
+    uint64_t malformed;         /* frames compared whole: malformed */
+    uint64_t requests[COLO_CMP_REASON__MAX];
+    uint64_t evictions;
+} ColoCmpStats;
+
+typedef struct ColoCmp ColoCmp;
+typedef struct ColoCmpConn ColoCmpConn;
+
+typedef struct ColoCmpOps {
+    /* Send @f on; it is freed after the call. */
+    void (*release)(void *opaque, ColoCmpFrame *f);
+    /* Ask for a checkpoint; @conn may be NULL (total bounds). */
+    void (*request)(void *opaque, ColoCmpReason why,
+                    const ColoConnKey *conn);
+} ColoCmpOps;
+
+ColoCmp *colo_cmp_new(const ColoCmpLimits *lim, uint32_t seed,
+                      const ColoCmpOps *ops, void *opaque);
+void colo_cmp_free(ColoCmp *c);
+
+/*
+ * A frame the primary VM sent (@vnet_len bytes of vnet header first).
+ * It is copied and held, or released at once.
+ */
+void colo_cmp_primary(ColoCmp *c, const struct iovec *iov, int iovcnt,
+                      uint32_t vnet_len, unsigned flags, int64_t now);
+/* A frame the secondary VM sent; only compared, never sent on. */
+void colo_cmp_secondary(ColoCmp *c, const uint8_t *buf, uint32_t len,
+                        uint32_t vnet_len, int64_t now);
+/* A checkpoint completed: release everything held, forget the rest. */
+void colo_cmp_checkpoint(ColoCmp *c);
+/* Unprotected from now on (link lost, failover): release everything. */
+void colo_cmp_release_all(ColoCmp *c);
+/* Raise the timeout request if the oldest held frame is too old. */
+void colo_cmp_tick(ColoCmp *c, int64_t now);
+
+const ColoCmpStats *colo_cmp_stats(ColoCmp *c);
+uint32_t colo_cmp_held_frames(const ColoCmp *c);
+uint64_t colo_cmp_held_bytes(const ColoCmp *c);
+uint32_t colo_cmp_conns(const ColoCmp *c);
+const char *colo_cmp_reason_str(ColoCmpReason why);
+
+#endif /* QEMU_NET_COLO_PROXY_COMPARE_H */

@@ -1,0 +1,590 @@
+/*
+ * Unit tests for colo-proxy's per-connection comparison
+ *
+ * Stream cases are scripts: frames of the primary (P) and the secondary
+ * (S) with sequence numbers relative to each VM's ISN, then what must have
+ * been released and which checkpoints requested.  Every script runs with
+ * ISNs 0, 1, 2^32 - 1 and 2^32 - 10 (and the secondary's ISN different
+ * from the primary's), so wraparound is covered everywhere.
+ *
+ * Copyright (c) 2026 The colo-proxy authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "net/colo-proxy-compare.h"
+#include "../qtest/colo-proxy-frames.h"
+
+static const uint32_t isns[] = { 0, 1, UINT32_MAX, UINT32_MAX - 10 };
+
+typedef struct T {
+    ColoCmp *c;
+    GString *released;          /* ids of released frames, "1 2 3 " */
+    unsigned requests[COLO_CMP_REASON__MAX];
+    uint32_t pisn;
+    uint32_t sisn;
+    CpFlow vm;                  /* the guest's side of the connection */
+    int64_t now;
+} T;
+
+/*
+ * The ID of a frame is carried where the comparison never looks: in the
+ * IPv4 ID, or the low bits of the IPv6 flow label.
+ */
+static uint8_t *id_field(uint8_t *frame)
+{
+    uint8_t *ip = frame + 14 + (frame[12] == 0x81 ? 4 : 0);
+
+    return (ip[0] >> 4) == 6 ? ip + 2 : ip + 4;
+}
+
+static void on_release(void *opaque, ColoCmpFrame *f)
+{
+    T *t = opaque;
+
+    g_string_append_printf(t->released, "%u ", lduw_be_p(id_field(f->data)));
+}
+
+static void on_request(void *opaque, ColoCmpReason why,
+                       const ColoConnKey *key)
+{
+    T *t = opaque;
+
+    t->requests[why]++;
+}
+
+static const ColoCmpOps ops = {
+    .release = on_release,
+    .request = on_request,
+};
+
+static const ColoCmpLimits default_limits = {
+    .conn_frames = 64, .conn_bytes = 1 << 20,
+    .total_frames = 256, .total_bytes = 4 << 20,
+    .svm_bytes = 1 << 20, .max_conns = 64,
+    .timeout_ns = 1000,
+};
+
+static void t_init(T *t, uint32_t pisn, uint32_t sisn,
+                   const ColoCmpLimits *lim)
+{
+    memset(t, 0, sizeof(*t));
+    t->c = colo_cmp_new(lim ? lim : &default_limits, 42, &ops, t);
+    t->released = g_string_new("");
+    t->pisn = pisn;
+    t->sisn = sisn;
+    t->vm = cp_flow(false, 0, 40000, 80);
+    t->vm = cp_flow_reverse(&t->vm);
+}
+
+static void t_free(T *t)
+{
+    colo_cmp_free(t->c);
+    g_string_free(t->released, true);
+}
+
+/* Byte @i of the guest's stream: the same on both sides. */
+static uint8_t stream_byte(uint32_t i)
+{
+    return (i * 7 + 3) & 0xff;
+}
+
+static GByteArray *tcp(T *t, const CpFlow *f, uint32_t seq, uint8_t flags,
+                       uint32_t rel, uint32_t len, int flip, uint16_t id)
+{
+    g_autofree uint8_t *data = g_malloc(len + 1);
+    GByteArray *b;
+
+    for (uint32_t i = 0; i < len; i++) {
+        data[i] = stream_byte(rel + i);
+    }
+    if (flip >= 0) {
+        data[flip] ^= 0x40;
+    }
+    b = cp_frame_tcp(f, seq, 1, flags, data, len);
+    stw_be_p(id_field(b->data), id);
+    return b;
+}
+
+/* The primary sends frame @id: @flags, payload [rel, rel + len). */
+static void P(T *t, uint16_t id, uint8_t flags, uint32_t rel, uint32_t len)
+{
+    g_autoptr(GByteArray) b = tcp(t, &t->vm, t->pisn + rel, flags, rel, len,
+                                  -1, id);
+    struct iovec iov = { .iov_base = b->data, .iov_len = b->len };
+
+    colo_cmp_primary(t->c, &iov, 1, 0, 0, t->now);
+}
+
+/*
+ * The secondary sends the same, its seqs already translated into the
+ * primary's space by its proxy, but for a SYN, which keeps its own ISN.
+ * @flip >= 0 changes that byte of the payload.
+ */
+static void S_flip(T *t, uint8_t flags, uint32_t rel, uint32_t len, int flip)
+{
+    uint32_t seq = (flags & CP_TCP_SYN) ? t->sisn + rel : t->pisn + rel;
+    g_autoptr(GByteArray) b = tcp(t, &t->vm, seq, flags, rel, len, flip,
+                                  0xffff);
+
+    colo_cmp_secondary(t->c, b->data, b->len, 0, t->now);
+}
+
+static void S(T *t, uint8_t flags, uint32_t rel, uint32_t len)
+{
+    S_flip(t, flags, rel, len, -1);
+}
+
+static void expect(T *t, const char *released, ColoCmpReason why,
+                   unsigned n)
+{
+    g_assert_cmpstr(t->released->str, ==, released);
+    for (int i = 0; i < COLO_CMP_REASON__MAX; i++) {
+        g_assert_cmpuint(t->requests[i], ==, i == why ? n : 0);
+    }
+}
+
+#define NONE COLO_CMP_REASON__MAX
+#define SA (CP_TCP_SYN | CP_TCP_ACK)
+#define A CP_TCP_ACK
+#define PA (CP_TCP_PSH | CP_TCP_ACK)
+#define FA (CP_TCP_FIN | CP_TCP_ACK)
+#define RA (CP_TCP_RST | CP_TCP_ACK)
+
+/* Each case: a handshake, then its script.  Offsets start at 1. */
+static void handshake(T *t)
+{
+    P(t, 1, SA, 0, 0);
+    S(t, SA, 0, 0);
+}
+
+static void case_split_1_1(T *t)
+{
+    handshake(t);
+    P(t, 2, PA, 1, 2);
+    S(t, PA, 1, 1);
+    S(t, PA, 2, 1);
+    expect(t, "1 2 ", NONE, 0);
+}
+
+static void case_3000_vs_1460s(T *t)
+{
+    handshake(t);
+    P(t, 2, PA, 1, 3000);
+    S(t, A, 1, 1460);
+    S(t, A, 1461, 1460);
+    expect(t, "1 ", NONE, 0);
+    S(t, PA, 2921, 80);
+    expect(t, "1 2 ", NONE, 0);
+}
+
+static void case_1460s_vs_3000(T *t)
+{
+    handshake(t);
+    P(t, 2, A, 1, 1460);
+    P(t, 3, A, 1461, 1460);
+    P(t, 4, PA, 2921, 80);
+    S(t, PA, 1, 3000);
+    expect(t, "1 2 3 4 ", NONE, 0);
+}
+
+static void case_overlap(T *t)
+{
+    handshake(t);
+    S(t, A, 1, 100);
+    S(t, A, 50, 150);
+    P(t, 2, A, 1, 199);
+    expect(t, "1 2 ", NONE, 0);
+}
+
+static void case_retransmit(T *t)
+{
+    handshake(t);
+    P(t, 2, A, 1, 100);
+    S(t, A, 1, 100);
+    P(t, 3, A, 1, 100);         /* the primary resends: already matched */
+    S(t, A, 1, 100);            /* and so does the secondary */
+    P(t, 4, A, 101, 10);
+    S(t, A, 101, 10);
+    expect(t, "1 2 3 4 ", NONE, 0);
+}
+
+static void case_reorder(T *t)
+{
+    handshake(t);
+    S(t, A, 101, 100);
+    S(t, A, 1, 100);
+    P(t, 3, A, 101, 100);
+    P(t, 2, A, 1, 100);
+    /* released in the order the primary sent them, once both are there */
+    expect(t, "1 3 2 ", NONE, 0);
+}
+
+static void case_flipped(T *t)
+{
+    handshake(t);
+    P(t, 2, PA, 1, 500);
+    S_flip(t, PA, 1, 500, 250);
+    expect(t, "1 ", COLO_CMP_MISMATCH_PAYLOAD, 1);
+    /* more of the same connection is held too, without more requests */
+    P(t, 3, PA, 501, 10);
+    S(t, PA, 501, 10);
+    expect(t, "1 ", COLO_CMP_MISMATCH_PAYLOAD, 1);
+    g_assert_cmpuint(colo_cmp_held_frames(t->c), ==, 2);
+    colo_cmp_checkpoint(t->c);
+    expect(t, "1 2 3 ", COLO_CMP_MISMATCH_PAYLOAD, 1);
+    /* compared again from the primary's snd_nxt on */
+    P(t, 4, PA, 511, 5);
+    S(t, PA, 511, 5);
+    expect(t, "1 2 3 4 ", COLO_CMP_MISMATCH_PAYLOAD, 1);
+}
+
+static void case_missing_tail(T *t)
+{
+    handshake(t);
+    P(t, 2, PA, 1, 100);
+    S(t, PA, 1, 60);
+    expect(t, "1 ", NONE, 0);
+    t->now += 999;
+    colo_cmp_tick(t->c, t->now);
+    expect(t, "1 ", NONE, 0);
+    t->now += 1;
+    colo_cmp_tick(t->c, t->now);
+    expect(t, "1 ", COLO_CMP_TIMEOUT, 1);
+    colo_cmp_tick(t->c, t->now);
+    expect(t, "1 ", COLO_CMP_TIMEOUT, 1);
+    t->now += 1000;
+    colo_cmp_tick(t->c, t->now);   /* no checkpoint came: asked again */
+    expect(t, "1 ", COLO_CMP_TIMEOUT, 2);
+}
+
+static void case_fin_same(T *t)
+{
+    handshake(t);
+    P(t, 2, PA, 1, 10);
+    P(t, 3, FA, 11, 0);
+    S(t, PA | CP_TCP_FIN, 1, 10);
+    expect(t, "1 2 3 ", NONE, 0);
+}
+
+static void case_fin_early(T *t)
+{
+    handshake(t);
+    P(t, 2, PA | CP_TCP_FIN, 1, 5);
+    S(t, PA, 1, 10);
+    expect(t, "1 ", COLO_CMP_MISMATCH_FLAGS, 1);
+}
+
+static void case_fin_late(T *t)
+{
+    handshake(t);
+    S(t, FA, 1, 5);
+    P(t, 2, PA, 1, 10);
+    expect(t, "1 ", COLO_CMP_MISMATCH_FLAGS, 1);
+}
+
+static void case_rst(T *t)
+{
+    handshake(t);
+    P(t, 2, RA, 1, 0);
+    expect(t, "1 ", NONE, 0);
+    S(t, RA, 1, 0);
+    expect(t, "1 2 ", NONE, 0);
+}
+
+static void case_pure_ack(T *t)
+{
+    handshake(t);
+    P(t, 2, A, 1, 0);
+    P(t, 3, A, 1, 0);
+    expect(t, "1 2 3 ", NONE, 0);
+}
+
+static void case_syn_flags(T *t)
+{
+    P(t, 1, SA, 0, 0);
+    S(t, CP_TCP_SYN, 0, 0);
+    expect(t, "", COLO_CMP_MISMATCH_FLAGS, 1);
+}
+
+/* A connection the proxy first sees mid-stream (after a checkpoint). */
+static void case_midstream(T *t)
+{
+    S(t, A, 1000, 10);
+    P(t, 1, A, 1000, 20);
+    S(t, A, 1010, 10);
+    expect(t, "1 ", NONE, 0);
+}
+
+typedef void Case(T *t);
+
+static void run_case(const void *opaque)
+{
+    Case *fn = (Case *)opaque;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(isns); i++) {
+        T t;
+
+        t_init(&t, isns[i], isns[(i + 1) % G_N_ELEMENTS(isns)] ^ 0x5a5a,
+               NULL);
+        fn(&t);
+        t_free(&t);
+    }
+}
+
+/* ---- datagrams, whole frames, IPv6, VLAN ---- */
+
+static void send_frame(T *t, bool primary, GByteArray *b, uint16_t id)
+{
+    struct iovec iov = { .iov_base = b->data, .iov_len = b->len };
+
+    if (primary) {
+        colo_cmp_primary(t->c, &iov, 1, 0, 0, t->now);
+    } else {
+        colo_cmp_secondary(t->c, b->data, b->len, 0, t->now);
+    }
+    g_byte_array_unref(b);
+    (void)id;
+}
+
+static GByteArray *udp(const CpFlow *f, const char *s, uint16_t id,
+                       uint8_t ttl)
+{
+    GByteArray *b = cp_frame_udp(f, s, strlen(s));
+    size_t ip = 14 + (f->vlan ? 4 : 0);
+
+    stw_be_p(id_field(b->data), id);
+    /* TTL or hop limit; the IPv4 checksum is now stale, as it may be */
+    b->data[ip + (f->ipv6 ? 7 : 8)] = ttl;
+    return b;
+}
+
+static void test_udp(void)
+{
+    CpFlow f = cp_flow(false, 0, 53, 5353);
+    T t;
+
+    t_init(&t, 0, 0, NULL);
+    /* IP ID, TTL and checksum differ, the payload does not */
+    send_frame(&t, true, udp(&f, "one", 1, 64), 1);
+    send_frame(&t, true, udp(&f, "two", 2, 64), 2);
+    send_frame(&t, false, udp(&f, "one", 77, 63), 0);
+    expect(&t, "1 ", NONE, 0);
+    send_frame(&t, false, udp(&f, "two", 78, 63), 0);
+    expect(&t, "1 2 ", NONE, 0);
+    /* out of order is a difference */
+    send_frame(&t, true, udp(&f, "three", 3, 64), 3);
+    send_frame(&t, true, udp(&f, "four", 4, 64), 4);
+    send_frame(&t, false, udp(&f, "four", 5, 64), 0);
+    expect(&t, "1 2 ", COLO_CMP_MISMATCH_FRAME, 1);
+    t_free(&t);
+}
+
+/* Each kind compared: identical passes, a changed byte requests. */
+static void check_kind(GByteArray *(*make)(bool variant, uint16_t id),
+                       bool malformed)
+{
+    T t;
+
+    /* frames compared whole have their id compared too: pair equal ids */
+    t_init(&t, 0, 0, NULL);
+    send_frame(&t, true, make(false, 1), 1);
+    send_frame(&t, false, make(false, 1), 0);
+    expect(&t, "1 ", NONE, 0);
+    send_frame(&t, true, make(false, 2), 2);
+    send_frame(&t, false, make(true, 2), 0);
+    expect(&t, "1 ", COLO_CMP_MISMATCH_FRAME, 1);
+    g_assert_cmpuint(colo_cmp_stats(t.c)->malformed, ==, malformed ? 4 : 0);
+    t_free(&t);
+}
+
+static GByteArray *make_udp6_vlan(bool variant, uint16_t id)
+{
+    CpFlow f = cp_flow(true, 12, 1000, 2000);
+
+    return udp(&f, variant ? "payloaD" : "payload", id, 64);
+}
+
+static GByteArray *make_icmp(bool variant, uint16_t id)
+{
+    CpFlow f = cp_flow(false, 0, 0, 0);
+    GByteArray *b = cp_frame_udp(&f, variant ? "pong!" : "ping!", 5);
+
+    b->data[14 + 9] = 1;            /* ICMP: the whole message compared */
+    stw_be_p(id_field(b->data), id);
+    return b;
+}
+
+static GByteArray *make_arp(bool variant, uint16_t id)
+{
+    CpFlow f = cp_flow(false, 0, 0, 0);
+    GByteArray *b = cp_frame_arp_request(&f);
+
+    b->data[b->len - 1] ^= variant;
+    /* no IP ID in ARP: the id goes where the tests look for it */
+    stw_be_p(id_field(b->data), id);
+    return b;
+}
+
+static GByteArray *make_fragment(bool variant, uint16_t id)
+{
+    CpFlow f = cp_flow(false, 0, 1, 2);
+    GByteArray *b = cp_frame_udp(&f, variant ? "fragmenT" : "fragment", 8);
+
+    b->data[14 + 6] = 0x20;         /* MF */
+    stw_be_p(id_field(b->data), id);
+    return b;
+}
+
+static GByteArray *make_malformed(bool variant, uint16_t id)
+{
+    CpFlow f = cp_flow(false, 0, 1, 2);
+    GByteArray *b = cp_frame_tcp(&f, 1, 1, CP_TCP_ACK, "data", 4);
+
+    b->data[14 + 20 + 12] = 0x40;   /* data offset 4: malformed */
+    b->data[b->len - 1] ^= variant;
+    stw_be_p(id_field(b->data), id);
+    return b;
+}
+
+static void test_kinds(void)
+{
+    check_kind(make_udp6_vlan, false);
+    check_kind(make_icmp, false);
+    check_kind(make_arp, false);
+    check_kind(make_fragment, false);
+    check_kind(make_malformed, true);
+}
+
+/* TCP over IPv6 with a VLAN tag, compared as a stream like IPv4. */
+static void test_tcp6_vlan(void)
+{
+    T t;
+
+    t_init(&t, UINT32_MAX - 3, 77, NULL);
+    t.vm = cp_flow(true, 100, 40000, 443);
+    t.vm = cp_flow_reverse(&t.vm);
+    P(&t, 1, SA, 0, 0);
+    S(&t, SA, 0, 0);
+    P(&t, 2, PA, 1, 1000);
+    S(&t, PA, 1, 400);
+    S(&t, PA, 401, 600);
+    expect(&t, "1 2 ", NONE, 0);
+    g_assert_cmpuint(colo_cmp_stats(t.c)->matched_bytes, ==, 1000);
+    t_free(&t);
+}
+
+/* ---- bounds ---- */
+
+static void test_bound_conn(void)
+{
+    ColoCmpLimits lim = default_limits;
+    T t;
+
+    lim.conn_frames = 4;
+    t_init(&t, 0, 0, &lim);
+    handshake(&t);
+    for (int i = 0; i < 5; i++) {
+        P(&t, 2 + i, PA, 1 + i, 1);
+    }
+    expect(&t, "1 ", COLO_CMP_QUEUE_CONN, 1);
+    for (int i = 5; i < 9; i++) {
+        P(&t, 2 + i, PA, 1 + i, 1);
+    }
+    /* past twice the bound the oldest goes out: nothing is dropped */
+    expect(&t, "1 2 ", COLO_CMP_QUEUE_CONN, 1);
+    g_assert_cmpuint(colo_cmp_held_frames(t.c), ==, 8);
+    g_assert_cmpuint(colo_cmp_stats(t.c)->released_forced, ==, 1);
+    t_free(&t);
+}
+
+static void test_bound_total(void)
+{
+    ColoCmpLimits lim = default_limits;
+    T t;
+
+    lim.total_frames = 3;
+    t_init(&t, 0, 0, &lim);
+    for (int i = 0; i < 7; i++) {
+        CpFlow f = cp_flow(false, 0, 1000 + i, 53);
+
+        send_frame(&t, true, udp(&f, "q", 10 + i, 64), 0);
+    }
+    expect(&t, "10 ", COLO_CMP_QUEUE_TOTAL, 1);
+    t_free(&t);
+}
+
+static void test_bound_svm(void)
+{
+    ColoCmpLimits lim = default_limits;
+    T t;
+
+    lim.svm_bytes = 100;
+    t_init(&t, 5, 6, &lim);
+    handshake(&t);
+    S(&t, PA, 1, 60);
+    S(&t, PA, 61, 60);
+    expect(&t, "1 ", COLO_CMP_SECONDARY_AHEAD, 1);
+    t_free(&t);
+}
+
+/* A full table evicts; what an evicted connection held goes out first. */
+static void test_evict(void)
+{
+    ColoCmpLimits lim = default_limits;
+    T t;
+
+    lim.max_conns = 16;
+    t_init(&t, 0, 0, &lim);
+    for (int i = 0; i < 20; i++) {
+        CpFlow f = cp_flow(false, 0, 2000 + i, 53);
+
+        send_frame(&t, true, udp(&f, "q", 100 + i, 64), 0);
+        t.now++;
+    }
+    expect(&t, "100 101 102 103 ", NONE, 0);
+    g_assert_cmpuint(colo_cmp_conns(t.c), ==, 16);
+    g_assert_cmpuint(colo_cmp_stats(t.c)->evictions, ==, 4);
+    t_free(&t);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        Case *fn;
+    } cases[] = {
+        { "split-1+1", case_split_1_1 },
+        { "3000-vs-1460+1460+80", case_3000_vs_1460s },
+        { "1460+1460+80-vs-3000", case_1460s_vs_3000 },
+        { "overlap", case_overlap },
+        { "retransmit", case_retransmit },
+        { "reorder", case_reorder },
+        { "byte-flipped", case_flipped },
+        { "missing-tail", case_missing_tail },
+        { "fin-same", case_fin_same },
+        { "fin-early", case_fin_early },
+        { "fin-late", case_fin_late },
+        { "rst", case_rst },
+        { "pure-ack", case_pure_ack },
+        { "syn-flags", case_syn_flags },
+        { "midstream", case_midstream },
+    };
+
+    g_test_init(&argc, &argv, NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *path = g_strdup_printf("/colo-proxy-compare/tcp/%s",
+                                                cases[i].name);
+        g_test_add_data_func(path, cases[i].fn, run_case);
+    }
+    g_test_add_func("/colo-proxy-compare/tcp6-vlan", test_tcp6_vlan);
+    g_test_add_func("/colo-proxy-compare/udp", test_udp);
+    g_test_add_func("/colo-proxy-compare/kinds", test_kinds);
+    g_test_add_func("/colo-proxy-compare/bound/connection", test_bound_conn);
+    g_test_add_func("/colo-proxy-compare/bound/total", test_bound_total);
+    g_test_add_func("/colo-proxy-compare/bound/secondary", test_bound_svm);
+    g_test_add_func("/colo-proxy-compare/evict", test_evict);
+    return g_test_run();
+}
