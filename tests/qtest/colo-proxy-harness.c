@@ -201,9 +201,11 @@ uint64_t cp_stat(QTestState *qts, const char *name)
     info = qobject_to(QDict, qlist_peek(list));
     g_assert_nonnull(info);
     stats = qdict_get_qdict(info, "stats");
-    if (g_str_has_prefix(name, "drops.")) {
-        stats = qdict_get_qdict(stats, "drops");
-        name += strlen("drops.");
+    for (const char *dot; (dot = strchr(name, '.')); name = dot + 1) {
+        g_autofree char *member = g_strndup(name, dot - name);
+
+        stats = qdict_get_qdict(stats, member);
+        g_assert_nonnull(stats);
     }
     g_assert_true(qdict_haskey(stats, name));
     return qdict_get_int(stats, name);

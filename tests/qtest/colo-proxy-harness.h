@@ -75,7 +75,7 @@ char *cp_wait_link_error(QTestState *qts, const char *part);
 
 /*
  * A counter of the first colo-proxy, from query-colo-proxy: @name is a
- * member of "stats" or, as "drops.NAME", of "stats"."drops".
+ * member of "stats", or a path into it such as "drops.link-full".
  */
 uint64_t cp_stat(QTestState *qts, const char *name);
 /* Ask QMP until the counter reaches @value (fails after a long guard). */

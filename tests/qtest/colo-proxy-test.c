@@ -612,6 +612,179 @@ static void test_link_tls_refused(void)
     rm_psk_dir(psk);
 }
 
+/* ---- the comparison, end to end ---- */
+
+static char *wait_request(QTestState *qts)
+{
+    g_autoptr(QDict) ev = qtest_qmp_eventwait_ref(qts,
+                                                  "COLO_PROXY_CHECKPOINT_REQUEST");
+
+    return g_strdup(qdict_get_str(qdict_get_qdict(ev, "data"), "reason"));
+}
+
+static uint64_t requests(QTestState *qts)
+{
+    static const char *const reasons[] = {
+        "mismatch-payload", "mismatch-flags", "mismatch-frame", "timeout",
+        "queue-connection", "queue-total", "secondary-ahead",
+    };
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(reasons); i++) {
+        g_autofree char *name = g_strdup_printf("checkpoint-requests.%s",
+                                                reasons[i]);
+
+        n += cp_stat(qts, name);
+    }
+    return n;
+}
+
+static GByteArray *stream_seg(const CpFlow *f, uint32_t isn, uint32_t off,
+                              uint32_t len, int flip)
+{
+    g_autofree uint8_t *data = g_malloc(len);
+
+    for (uint32_t i = 0; i < len; i++) {
+        data[i] = (off + i) * 13;
+    }
+    if (flip >= 0) {
+        data[flip] ^= 1;
+    }
+    return cp_frame_tcp(f, isn + off, 1, CP_TCP_ACK, data, len);
+}
+
+/*
+ * The same 3000 bytes, one segment from the primary's guest and three
+ * from the secondary's, across the 2^32 wrap: released, no checkpoint.
+ */
+static void test_cmp_segmentation(void)
+{
+    CpFlow vm = cp_flow(false, 0, 80, 40000);
+    const uint32_t isn = 0xfffffa00;
+    g_autoptr(GByteArray) p3000 = stream_seg(&vm, isn, 0, 3000, -1);
+    GByteArray *s[] = {
+        stream_seg(&vm, isn, 0, 1460, -1),
+        stream_seg(&vm, isn, 1460, 1460, -1),
+        stream_seg(&vm, isn, 2920, 80, -1),
+    };
+    CpPair p;
+
+    cp_pair_start(&p, NULL, NULL);
+    cp_send(p.pri.guest_fd, p3000);
+    for (int i = 0; i < 3; i++) {
+        cp_send(p.sec.guest_fd, s[i]);
+        g_byte_array_unref(s[i]);
+    }
+    cp_expect(p.pri.net_fd, p3000);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "matched-bytes"), ==, 3000);
+    g_assert_cmpuint(requests(p.pri.qts), ==, 0);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "held-frames"), ==, 0);
+    cp_pair_stop(&p);
+}
+
+/* One byte differs: one request, the frame held until the checkpoint. */
+static void test_cmp_one_byte(void)
+{
+    CpFlow vm = cp_flow(false, 0, 80, 40000);
+    g_autoptr(GByteArray) a = stream_seg(&vm, 1000, 0, 500, -1);
+    g_autoptr(GByteArray) b = stream_seg(&vm, 1000, 0, 500, 321);
+    g_autofree char *why = NULL;
+    CpPair p;
+
+    cp_pair_start(&p, NULL, NULL);
+    cp_send(p.pri.guest_fd, a);
+    cp_send(p.sec.guest_fd, b);
+    why = wait_request(p.pri.qts);
+    g_assert_cmpstr(why, ==, "mismatch-payload");
+    g_assert_cmpuint(requests(p.pri.qts), ==, 1);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "held-frames"), ==, 1);
+    g_assert_false(cp_pending(p.pri.net_fd));
+    cp_event(p.pri.qts, "checkpoint");
+    cp_expect(p.pri.net_fd, a);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "released-checkpoint"), ==, 1);
+    cp_pair_stop(&p);
+}
+
+/* Nothing from the secondary: the compare timeout asks for a checkpoint. */
+static void test_cmp_timeout(void)
+{
+    CpFlow vm = cp_flow(true, 0, 80, 40000);
+    g_autoptr(GByteArray) a = cp_frame_udp(&vm, "alone", 5);
+    g_autofree char *why = NULL;
+    CpPair p;
+
+    cp_pair_start(&p, "compare-timeout=50", NULL);
+    cp_send(p.pri.guest_fd, a);
+    why = wait_request(p.pri.qts);
+    g_assert_cmpstr(why, ==, "timeout");
+    g_assert_cmpuint(cp_stat(p.pri.qts, "held-frames"), ==, 1);
+    cp_pair_stop(&p);
+}
+
+/* A connection over its bound asks for a checkpoint; nothing is lost. */
+static void test_cmp_queue_bound(void)
+{
+    CpFlow vm = cp_flow(false, 0, 80, 40000);
+    g_autofree char *why = NULL;
+    GByteArray *segs[5];
+    CpPair p;
+
+    cp_pair_start(&p, "max-conn-held=2", NULL);
+    for (int i = 0; i < 5; i++) {
+        segs[i] = stream_seg(&vm, 7, i * 10, 10, -1);
+        cp_send(p.pri.guest_fd, segs[i]);
+    }
+    why = wait_request(p.pri.qts);
+    g_assert_cmpstr(why, ==, "queue-connection");
+    /* past twice the bound the oldest left unmatched, in order */
+    cp_expect(p.pri.net_fd, segs[0]);
+    cp_event(p.pri.qts, "checkpoint");
+    for (int i = 1; i < 5; i++) {
+        cp_expect(p.pri.net_fd, segs[i]);
+    }
+    for (int i = 0; i < 5; i++) {
+        g_byte_array_unref(segs[i]);
+    }
+    g_assert_cmpuint(cp_stat(p.pri.qts, "released-forced"), ==, 1);
+    cp_pair_stop(&p);
+}
+
+/* ARP and IPv6 are compared, not passed: same passes, different asks. */
+static void test_cmp_arp_ipv6(void)
+{
+    CpFlow v4 = cp_flow(false, 0, 0, 0);
+    CpFlow v6 = cp_flow(true, 0, 546, 547);
+    g_autoptr(GByteArray) arp = cp_frame_arp_request(&v4);
+    g_autoptr(GByteArray) arp2 = cp_frame_arp_request(&v4);
+    g_autoptr(GByteArray) u6 = cp_frame_udp(&v6, "dhcpv6", 6);
+    g_autoptr(GByteArray) u6b = cp_frame_udp(&v6, "DHCPv6", 6);
+    g_autofree char *why = NULL;
+    CpPair p;
+
+    cp_pair_start(&p, NULL, NULL);
+    cp_send(p.pri.guest_fd, arp);
+    cp_send(p.sec.guest_fd, arp);
+    cp_expect(p.pri.net_fd, arp);
+    cp_send(p.pri.guest_fd, u6);
+    cp_send(p.sec.guest_fd, u6b);
+    why = wait_request(p.pri.qts);
+    g_assert_cmpstr(why, ==, "mismatch-frame");
+    arp2->data[arp2->len - 1] ^= 1;
+    cp_send(p.pri.guest_fd, arp);
+    cp_send(p.sec.guest_fd, arp2);
+    cp_wait_stat(p.pri.qts, "checkpoint-requests.mismatch-frame", 2);
+    /*
+     * The event is throttled to one a second; under qtest the monitor
+     * measures that on the virtual clock, which the test steps.
+     */
+    qtest_clock_step(p.pri.qts, 1000 * 1000 * 1000);
+    g_free(why);
+    why = wait_request(p.pri.qts);
+    g_assert_cmpstr(why, ==, "mismatch-frame");
+    g_assert_cmpuint(cp_stat(p.pri.qts, "held-frames"), ==, 2);
+    cp_pair_stop(&p);
+}
+
 /* ---- a fake peer speaking the link protocol, to test refusals ---- */
 
 enum { MSG_HELLO = 1, MSG_FRAME = 2, MSG_HEARTBEAT = 3, MSG_BYE = 4 };
@@ -876,6 +1049,11 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/seq/held-at-exit", test_seq_held_at_exit);
     qtest_add_func("/colo-proxy/seq/after-failover", test_seq_after_failover);
     qtest_add_func("/colo-proxy/link/tcp", test_link_tcp);
+    qtest_add_func("/colo-proxy/compare/segmentation", test_cmp_segmentation);
+    qtest_add_func("/colo-proxy/compare/one-byte", test_cmp_one_byte);
+    qtest_add_func("/colo-proxy/compare/timeout", test_cmp_timeout);
+    qtest_add_func("/colo-proxy/compare/queue-bound", test_cmp_queue_bound);
+    qtest_add_func("/colo-proxy/compare/arp-ipv6", test_cmp_arp_ipv6);
     qtest_add_func("/colo-proxy/link/tls", test_link_tls);
     qtest_add_func("/colo-proxy/link/tls-refused", test_link_tls_refused);
     qtest_add_func("/colo-proxy/link/reject/same-role", test_reject_same_role);
