@@ -9,7 +9,6 @@
 
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
-#include "qemu/iov.h"
 #include "net/colo-proxy-compare.h"
 #include "net/colo-proxy-seq.h"
 
@@ -539,16 +538,15 @@ static void colo_cmp_bounds(ColoCmp *c, ColoCmpConn *cc)
 
 /* ---- the interface ---- */
 
-void colo_cmp_primary(ColoCmp *c, const struct iovec *iov, int iovcnt,
+void colo_cmp_primary(ColoCmp *c, const uint8_t *buf, uint32_t len,
                       uint32_t vnet_len, unsigned flags, int64_t now)
 {
-    size_t len = iov_size(iov, iovcnt);
     ColoCmpFrame *f = g_malloc0(sizeof(*f) + len);
     ColoCmpConn *cc;
     ColoPacket p;
 
     c->now = now;
-    iov_to_buf(iov, iovcnt, 0, f->data, len);
+    memcpy(f->data, buf, len);
     f->len = len;
     f->flags = flags;
     f->arrival_ns = now;

@@ -99,7 +99,7 @@ void colo_cmp_free(ColoCmp *c);
  * A frame the primary VM sent (@vnet_len bytes of vnet header first).
  * It is copied and held, or released at once.
  */
-void colo_cmp_primary(ColoCmp *c, const struct iovec *iov, int iovcnt,
+void colo_cmp_primary(ColoCmp *c, const uint8_t *buf, uint32_t len,
                       uint32_t vnet_len, unsigned flags, int64_t now);
 /* A frame the secondary VM sent; only compared, never sent on. */
 void colo_cmp_secondary(ColoCmp *c, const uint8_t *buf, uint32_t len,

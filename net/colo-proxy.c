@@ -463,8 +463,16 @@ static ssize_t colo_proxy_primary_receive(ColoProxyState *s, bool ingress,
         }
         return 0;
     }
-    colo_cmp_primary(s->cmp, iov, iovcnt, colo_proxy_vnet_len(s), flags,
-                     colo_proxy_now_ns());
+    if (iovcnt == 1) {
+        colo_cmp_primary(s->cmp, iov->iov_base, iov->iov_len,
+                         colo_proxy_vnet_len(s), flags, colo_proxy_now_ns());
+    } else {
+        size_t len = iov_to_buf(iov, iovcnt, 0, s->scratch,
+                                COLO_PROXY_FRAME_MAX);
+
+        colo_cmp_primary(s->cmp, s->scratch, len, colo_proxy_vnet_len(s),
+                         flags, colo_proxy_now_ns());
+    }
     return iov_size(iov, iovcnt);
 }
 

@@ -28,6 +28,7 @@ UNITS = [
     "test-colo-proxy-packet",
     "test-colo-proxy-conn",
     "test-colo-proxy-seq",
+    "test-colo-proxy-compare",
 ]
 
 QTESTS = [

@@ -113,9 +113,7 @@ static void P(T *t, uint16_t id, uint8_t flags, uint32_t rel, uint32_t len)
 {
     g_autoptr(GByteArray) b = tcp(t, &t->vm, t->pisn + rel, flags, rel, len,
                                   -1, id);
-    struct iovec iov = { .iov_base = b->data, .iov_len = b->len };
-
-    colo_cmp_primary(t->c, &iov, 1, 0, 0, t->now);
+    colo_cmp_primary(t->c, b->data, b->len, 0, 0, t->now);
 }
 
 /*
@@ -338,10 +336,8 @@ static void run_case(const void *opaque)
 
 static void send_frame(T *t, bool primary, GByteArray *b, uint16_t id)
 {
-    struct iovec iov = { .iov_base = b->data, .iov_len = b->len };
-
     if (primary) {
-        colo_cmp_primary(t->c, &iov, 1, 0, 0, t->now);
+        colo_cmp_primary(t->c, b->data, b->len, 0, 0, t->now);
     } else {
         colo_cmp_secondary(t->c, b->data, b->len, 0, t->now);
     }
