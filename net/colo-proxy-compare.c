@@ -634,9 +634,12 @@ void colo_cmp_release_all(ColoCmp *c)
 
 void colo_cmp_tick(ColoCmp *c, int64_t now)
 {
-    ColoCmpFrame *f = QTAILQ_FIRST(&c->all);
+    ColoCmpFrame *f;
 
     c->now = now;
+    /* forget connections closed (FIN or RST) longer than the grace ago */
+    colo_conn_reap(c->conns, now, c->lim.closed_grace_ns, 0);
+    f = QTAILQ_FIRST(&c->all);
     if (!f || now - f->arrival_ns < c->lim.timeout_ns) {
         return;
     }

@@ -48,6 +48,7 @@ typedef struct ColoCmpLimits {
     uint64_t svm_bytes;         /* secondary bytes kept per connection */
     uint32_t max_conns;
     int64_t timeout_ns;         /* compare timeout */
+    int64_t closed_grace_ns;    /* closed connections kept this long */
 } ColoCmpLimits;
 
 /* A primary frame, held until it can be released. */
@@ -108,7 +109,10 @@ void colo_cmp_secondary(ColoCmp *c, const uint8_t *buf, uint32_t len,
 void colo_cmp_checkpoint(ColoCmp *c);
 /* Unprotected from now on (link lost, failover): release everything. */
 void colo_cmp_release_all(ColoCmp *c);
-/* Raise the timeout request if the oldest held frame is too old. */
+/*
+ * Raise the timeout request if the oldest held frame is too old; forget
+ * connections closed longer than the grace period ago.
+ */
 void colo_cmp_tick(ColoCmp *c, int64_t now);
 
 const ColoCmpStats *colo_cmp_stats(ColoCmp *c);

@@ -697,6 +697,7 @@ static void colo_proxy_cmp_setup(ColoProxyState *s, uint32_t seed)
         .svm_bytes = s->max_ahead,
         .max_conns = s->max_conns,
         .timeout_ns = (int64_t)s->compare_timeout * SCALE_MS,
+        .closed_grace_ns = (int64_t)COLO_PROXY_CLOSED_GRACE_MS * SCALE_MS,
     };
 
     s->cmp = colo_cmp_new(&lim, seed ^ 0x9e3779b9, &colo_proxy_cmp_ops, s);

@@ -41,6 +41,7 @@ static const ColoCmpLimits fuzz_limits = {
     .total_frames = 32, .total_bytes = 64 * 1024,
     .svm_bytes = 8 * 1024, .max_conns = 16,
     .timeout_ns = 100,
+    .closed_grace_ns = 200,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

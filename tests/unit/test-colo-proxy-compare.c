@@ -65,6 +65,7 @@ static const ColoCmpLimits default_limits = {
     .total_frames = 256, .total_bytes = 4 << 20,
     .svm_bytes = 1 << 20, .max_conns = 64,
     .timeout_ns = 1000,
+    .closed_grace_ns = 5000,
 };
 
 static void t_init(T *t, uint32_t pisn, uint32_t sisn,
@@ -546,6 +547,26 @@ static void test_evict(void)
     t_free(&t);
 }
 
+/* A connection closed by FIN both ways is forgotten after the grace. */
+static void test_reap(void)
+{
+    T t;
+
+    t_init(&t, 10, 20, NULL);
+    handshake(&t);
+    P(&t, 2, FA, 1, 0);
+    S(&t, FA, 1, 0);
+    expect(&t, "1 2 ", NONE, 0);
+    g_assert_cmpuint(colo_cmp_conns(t.c), ==, 1);
+    t.now += 4999;
+    colo_cmp_tick(t.c, t.now);
+    g_assert_cmpuint(colo_cmp_conns(t.c), ==, 1);
+    t.now += 1;
+    colo_cmp_tick(t.c, t.now);
+    g_assert_cmpuint(colo_cmp_conns(t.c), ==, 0);
+    t_free(&t);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -582,5 +603,6 @@ int main(int argc, char **argv)
     g_test_add_func("/colo-proxy-compare/bound/total", test_bound_total);
     g_test_add_func("/colo-proxy-compare/bound/secondary", test_bound_svm);
     g_test_add_func("/colo-proxy-compare/evict", test_evict);
+    g_test_add_func("/colo-proxy-compare/reap", test_reap);
     return g_test_run();
 }
