@@ -47,6 +47,7 @@
 #include "net/colo-proxy-compare.h"
 #include "net/colo-proxy-conn.h"
 #include "net/colo-proxy-io.h"
+#include "net/colo-proxy-notify.h"
 #include "net/colo-proxy-seq.h"
 #include "trace.h"
 
@@ -101,6 +102,7 @@ struct ColoProxyState {
     char *addr;
     char *tls_creds;
     char *tls_authz;
+    char *notify_dev;
     bool vnet_hdr;
     uint32_t link_timeout;
     uint64_t link_buffer;
@@ -124,6 +126,7 @@ struct ColoProxyState {
     /* primary: the comparison of the two guests' output */
     ColoCmp *cmp;
     QEMUTimer *cmp_timer;
+    ColoNotify *notify;             /* an external COLO frame, if any */
 
     ColoProxyStats stats;
     ColoProxyDrops drops;
@@ -209,6 +212,13 @@ static void colo_proxy_cmp_request(void *opaque, ColoCmpReason why,
                                         conn ? conn : "");
     qapi_event_send_colo_proxy_checkpoint_request(id,
         (ColoProxyCheckpointReason)why, conn);
+    /*
+     * An external frame (notify-dev) is asked instead of QEMU's COLO
+     * thread, as colo-compare does.
+     */
+    if (s->notify) {
+        colo_notify_request(s->notify);
+    }
 }
 
 static const ColoCmpOps colo_proxy_cmp_ops = {
@@ -678,6 +688,11 @@ static bool colo_proxy_check(ColoProxyState *s, Error **errp)
                    "the proxy needs the traffic in both directions");
         return false;
     }
+    if (s->notify_dev && s->mode == COLO_PROXY_MODE_SECONDARY) {
+        error_setg(errp, "property 'notify-dev' is for the primary, which "
+                   "asks for checkpoints");
+        return false;
+    }
     if (!s->addr) {
         error_setg(errp, "property 'addr' is required "
                    "(HOST:PORT or a unix socket path)");
@@ -685,6 +700,12 @@ static bool colo_proxy_check(ColoProxyState *s, Error **errp)
     }
     s->link_addr = colo_proxy_parse_addr(s->addr, s->mode, errp);
     return s->link_addr && colo_proxy_check_unique(nf, errp);
+}
+
+/* The external frame reports a completed checkpoint. */
+static void colo_proxy_notify_checkpoint(void *opaque)
+{
+    colo_proxy_do_event(opaque, COLO_EVENT_CHECKPOINT);
 }
 
 static void colo_proxy_cmp_setup(ColoProxyState *s, uint32_t seed)
@@ -736,6 +757,13 @@ static void colo_proxy_setup(NetFilterState *nf, Error **errp)
     if (s->mode == COLO_PROXY_MODE_PRIMARY) {
         colo_proxy_cmp_setup(s, seed);
     }
+    if (s->notify_dev) {
+        s->notify = colo_notify_new(s->notify_dev,
+                                    colo_proxy_notify_checkpoint, s, errp);
+        if (!s->notify) {
+            return;
+        }
+    }
     s->link = colo_link_io_new(&cfg, &colo_proxy_link_ops, s, errp);
     if (!s->link) {
         return;
@@ -751,6 +779,8 @@ static void colo_proxy_cleanup(NetFilterState *nf)
     trace_colo_proxy_cleanup(nf->netdev_id);
     colo_link_io_free(s->link);
     s->link = NULL;
+    colo_notify_free(s->notify);
+    s->notify = NULL;
     if (s->cmp_timer) {
         timer_free(s->cmp_timer);
         s->cmp_timer = NULL;
@@ -824,6 +854,16 @@ static ColoProxyInfo *colo_proxy_info(ColoProxyState *s)
     info->stats->link_failures = colo_link_io_stats(s->link)->failures;
     info->stats->link_buffered = colo_link_io_buffered(s->link);
     info->stats->drops = g_memdup2(&s->drops, sizeof(s->drops));
+    if (s->notify) {
+        const ColoNotifyStats *ns = colo_notify_stats(s->notify);
+
+        info->stats->notify = g_new0(ColoProxyNotifyStats, 1);
+        info->stats->notify->requests = ns->requests;
+        info->stats->notify->checkpoints = ns->checkpoints;
+        info->stats->notify->inits = ns->inits;
+        info->stats->notify->errors = ns->errors;
+        info->notify_error = g_strdup(colo_notify_last_error(s->notify));
+    }
     if (!info->stats->checkpoint_requests) {
         info->stats->checkpoint_requests =
             g_new0(ColoProxyCheckpointRequests, 1);
@@ -922,6 +962,20 @@ static void colo_proxy_set_tls_authz(Object *obj, const char *value,
 
     g_free(s->tls_authz);
     s->tls_authz = g_strdup(value);
+}
+
+static char *colo_proxy_get_notify_dev(Object *obj, Error **errp)
+{
+    return g_strdup(COLO_PROXY(obj)->notify_dev);
+}
+
+static void colo_proxy_set_notify_dev(Object *obj, const char *value,
+                                      Error **errp)
+{
+    ColoProxyState *s = COLO_PROXY(obj);
+
+    g_free(s->notify_dev);
+    s->notify_dev = g_strdup(value);
 }
 
 static bool colo_proxy_get_vnet_hdr(Object *obj, Error **errp)
@@ -1032,6 +1086,7 @@ static void colo_proxy_finalize(Object *obj)
     g_free(s->addr);
     g_free(s->tls_creds);
     g_free(s->tls_authz);
+    g_free(s->notify_dev);
 }
 
 static void colo_proxy_class_init(ObjectClass *oc, void *data)
@@ -1058,6 +1113,11 @@ static void colo_proxy_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "tls-authz",
         "secondary: id of the authorization object the primary's client "
         "certificate is checked against");
+    object_class_property_add_str(oc, "notify-dev", colo_proxy_get_notify_dev,
+                                  colo_proxy_set_notify_dev);
+    object_class_property_set_description(oc, "notify-dev",
+        "primary: id of the chardev of an external COLO frame (Xen), which "
+        "is asked for checkpoints instead of QEMU's COLO thread");
     object_class_property_add_bool(oc, "vnet-hdr-support",
                                    colo_proxy_get_vnet_hdr,
                                    colo_proxy_set_vnet_hdr);

@@ -31,6 +31,7 @@ maint = {
         "tests/unit/test-colo-proxy-seq.c", "tests/qtest/colo-proxy-frames.*"],
     4: ["net/colo-proxy-compare.*", "tests/unit/test-colo-proxy-compare.c"],
     5: ["net/colo-proxy.c", "net/colo-proxy.h", "net/colo-proxy-io.*",
+        "net/colo-proxy-notify.*",
         "docs/colo-proxy.txt"],
     6: ["tests/qtest/colo-proxy-harness.*", "tests/qtest/colo-proxy-test.c"],
 }

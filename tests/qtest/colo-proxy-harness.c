@@ -221,7 +221,7 @@ void cp_wait_stat(QTestState *qts, const char *name, uint64_t value)
     }
 }
 
-static char *cp_info_str(QTestState *qts, const char *member)
+char *cp_info_str(QTestState *qts, const char *member)
 {
     g_autoptr(QDict) rsp = qtest_qmp(qts, "{ 'execute': 'query-colo-proxy' }");
     QDict *info = qobject_to(QDict, qlist_peek(qdict_get_qlist(rsp,

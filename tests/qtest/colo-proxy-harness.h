@@ -80,6 +80,8 @@ char *cp_wait_link_error(QTestState *qts, const char *part);
 uint64_t cp_stat(QTestState *qts, const char *name);
 /* Ask QMP until the counter reaches @value (fails after a long guard). */
 void cp_wait_stat(QTestState *qts, const char *name, uint64_t value);
+/* A string member of the first colo-proxy's query-colo-proxy entry. */
+char *cp_info_str(QTestState *qts, const char *member);
 /* The link state of the first colo-proxy, e.g. "up". */
 char *cp_link_state(QTestState *qts);
 /* Deliver a COLO event ("checkpoint", "failover") to colo-proxy cp0. */

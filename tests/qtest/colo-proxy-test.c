@@ -13,6 +13,7 @@
 #include "qapi/error.h"
 #include "qemu/bswap.h"
 #include <sys/un.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include "colo-proxy-harness.h"
 
@@ -161,6 +162,11 @@ static const RejectCase reject_cases[] = {
       "'addr': ':9000', 'link-timeout': 5", "'link-timeout' must be" },
     { "max-held-zero", "'netdev': 'hn0', 'mode': 'secondary', "
       "'addr': ':9000', 'max-held': 0", "'max-held' must be" },
+    { "notify-dev-secondary", "'netdev': 'hn0', 'mode': 'secondary', "
+      "'addr': ':9000', 'notify-dev': 'c0'", "'notify-dev' is for the primary" },
+    { "notify-dev-missing", "'netdev': 'hn0', 'mode': 'primary', "
+      "'addr': '" NO_PEER "', 'notify-dev': 'nosuch'",
+      "chardev 'nosuch' not found" },
     { "no-netdev", "'mode': 'primary', 'addr': '127.0.0.1:9000'",
       "'netdev'" },
     { "unknown-netdev", "'netdev': 'nosuch', 'mode': 'primary', "
@@ -785,6 +791,145 @@ static void test_cmp_arp_ipv6(void)
     cp_pair_stop(&p);
 }
 
+/* ---- an external COLO frame on the notify channel (Xen's protocol) ---- */
+
+static void notify_send(int fd, const char *msg)
+{
+    uint8_t len[4];
+
+    stl_be_p(len, strlen(msg));
+    g_assert_cmpint(write(fd, len, 4), ==, 4);
+    g_assert_cmpint(write(fd, msg, strlen(msg)), ==, strlen(msg));
+}
+
+/* The next message from the proxy (the frame's socket is blocking). */
+static char *notify_recv(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    uint8_t len[4];
+    char *msg;
+
+    g_assert_cmpint(poll(&pfd, 1, CP_RECV_TIMEOUT_MS), ==, 1);
+    g_assert_cmpint(read(fd, len, 4), ==, 4);
+    g_assert_cmpuint(ldl_be_p(len), <, 64);
+    msg = g_malloc0(ldl_be_p(len) + 1);
+    g_assert_cmpint(read(fd, msg, ldl_be_p(len)), ==, ldl_be_p(len));
+    return msg;
+}
+
+/* The INIT handshake doubles as a marker: whatever came before it, came. */
+static void notify_expect_init(int fd)
+{
+    g_autofree char *reply = NULL;
+
+    notify_send(fd, "COLO_USERSPACE_PROXY_INIT");
+    reply = notify_recv(fd);
+    g_assert_cmpstr(reply, ==, "COLO_COMPARE_GET_XEN_INIT");
+}
+
+/* A pair whose primary answers to a frame on @frame_fd. */
+static void notify_pair_start(CpPair *p, int *frame_fd)
+{
+    g_autofree char *opts = NULL;
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    opts = g_strdup_printf("notify-dev=notify0 -chardev socket,id=notify0,"
+                           "fd=%d", sv[1]);
+    cp_pair_start(p, opts, NULL);
+    close(sv[1]);
+    *frame_fd = sv[0];
+}
+
+static void test_notify_init(void)
+{
+    CpPair p;
+    int fd;
+
+    notify_pair_start(&p, &fd);
+    notify_expect_init(fd);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "notify.inits"), ==, 1);
+    close(fd);
+    cp_pair_stop(&p);
+}
+
+/*
+ * A one-byte difference: exactly one DO_CHECKPOINT, the frame held;
+ * COLO_CHECKPOINT from the frame releases it, once.
+ */
+static void test_notify_checkpoint(void)
+{
+    CpFlow vm = cp_flow(false, 0, 80, 40000);
+    g_autoptr(GByteArray) a = stream_seg(&vm, 5, 0, 100, -1);
+    g_autoptr(GByteArray) b = stream_seg(&vm, 5, 0, 100, 7);
+    g_autoptr(GByteArray) next = stream_seg(&vm, 5, 100, 10, -1);
+    g_autofree char *msg = NULL;
+    CpPair p;
+    int fd;
+
+    notify_pair_start(&p, &fd);
+    cp_send(p.pri.guest_fd, a);
+    cp_send(p.sec.guest_fd, b);
+    msg = notify_recv(fd);
+    g_assert_cmpstr(msg, ==, "DO_CHECKPOINT");
+    notify_expect_init(fd);         /* and no second DO_CHECKPOINT */
+    g_assert_cmpuint(cp_stat(p.pri.qts, "held-frames"), ==, 1);
+    g_assert_false(cp_pending(p.pri.net_fd));
+
+    notify_send(fd, "COLO_CHECKPOINT");
+    cp_expect(p.pri.net_fd, a);
+    /* the next frame out is the next matched one: released once */
+    cp_send(p.pri.guest_fd, next);
+    cp_send(p.sec.guest_fd, next);
+    cp_expect(p.pri.net_fd, next);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "notify.checkpoints"), ==, 1);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "notify.requests"), ==, 1);
+    close(fd);
+    cp_pair_stop(&p);
+}
+
+/* Same bytes, other segments: no DO_CHECKPOINT. */
+static void test_notify_no_request(void)
+{
+    CpFlow vm = cp_flow(false, 0, 80, 40000);
+    g_autoptr(GByteArray) whole = stream_seg(&vm, 9, 0, 2000, -1);
+    g_autoptr(GByteArray) s1 = stream_seg(&vm, 9, 0, 1448, -1);
+    g_autoptr(GByteArray) s2 = stream_seg(&vm, 9, 1448, 552, -1);
+    CpPair p;
+    int fd;
+
+    notify_pair_start(&p, &fd);
+    cp_send(p.pri.guest_fd, whole);
+    cp_send(p.sec.guest_fd, s1);
+    cp_send(p.sec.guest_fd, s2);
+    cp_expect(p.pri.net_fd, whole);
+    notify_expect_init(fd);         /* the first message is the reply */
+    g_assert_cmpuint(cp_stat(p.pri.qts, "notify.requests"), ==, 0);
+    close(fd);
+    cp_pair_stop(&p);
+}
+
+/* Garbage is counted and reported; an oversized length ends reading. */
+static void test_notify_garbage(void)
+{
+    uint8_t huge[4] = { 0, 1, 0, 0 };
+    g_autofree char *err = NULL;
+    CpPair p;
+    int fd;
+
+    notify_pair_start(&p, &fd);
+    notify_send(fd, "PLEASE_CRASH");
+    cp_wait_stat(p.pri.qts, "notify.errors", 1);
+    notify_expect_init(fd);         /* still serving */
+    g_assert_cmpint(write(fd, huge, 4), ==, 4);
+    cp_wait_stat(p.pri.qts, "notify.errors", 2);
+    err = cp_info_str(p.pri.qts, "notify-error");
+    g_assert_cmpstr(err, ==, "message of 65536 bytes (at most 64)");
+    g_assert_cmpuint(cp_stat(p.pri.qts, "checkpoints"), ==, 0);
+    close(fd);
+    cp_pair_stop(&p);
+}
+
 /* ---- a fake peer speaking the link protocol, to test refusals ---- */
 
 enum { MSG_HELLO = 1, MSG_FRAME = 2, MSG_HEARTBEAT = 3, MSG_BYE = 4 };
@@ -1054,6 +1199,10 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/compare/timeout", test_cmp_timeout);
     qtest_add_func("/colo-proxy/compare/queue-bound", test_cmp_queue_bound);
     qtest_add_func("/colo-proxy/compare/arp-ipv6", test_cmp_arp_ipv6);
+    qtest_add_func("/colo-proxy/notify/init", test_notify_init);
+    qtest_add_func("/colo-proxy/notify/checkpoint", test_notify_checkpoint);
+    qtest_add_func("/colo-proxy/notify/no-request", test_notify_no_request);
+    qtest_add_func("/colo-proxy/notify/garbage", test_notify_garbage);
     qtest_add_func("/colo-proxy/link/tls", test_link_tls);
     qtest_add_func("/colo-proxy/link/tls-refused", test_link_tls_refused);
     qtest_add_func("/colo-proxy/link/reject/same-role", test_reject_same_role);
