@@ -28,6 +28,7 @@
 #include "qemu/error-report.h"
 #include "qemu/guest-random.h"
 #include "qemu/iov.h"
+#include "qemu/main-loop.h"
 #include "qemu/sockets.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
@@ -74,6 +75,23 @@ enum {
 #define COLO_PROXY_MAX_AHEAD_DEFAULT           (16 * MiB)
 
 OBJECT_DECLARE_SIMPLE_TYPE(ColoProxyState, COLO_PROXY)
+
+/*
+ * Who to tell when a checkpoint is needed: the COLO framework, which is
+ * one per process, like colo-compare's notifiers.
+ */
+static NotifierList colo_proxy_notifiers =
+    NOTIFIER_LIST_INITIALIZER(colo_proxy_notifiers);
+
+void colo_proxy_register_notifier(Notifier *notify)
+{
+    notifier_list_add(&colo_proxy_notifiers, notify);
+}
+
+void colo_proxy_unregister_notifier(Notifier *notify)
+{
+    notifier_remove(notify);
+}
 
 /* An ingress frame the secondary holds until its connection's offset. */
 typedef struct ColoProxyFrame {
@@ -218,6 +236,8 @@ static void colo_proxy_cmp_request(void *opaque, ColoCmpReason why,
      */
     if (s->notify) {
         colo_notify_request(s->notify);
+    } else {
+        notifier_list_notify(&colo_proxy_notifiers, s);
     }
 }
 
@@ -881,6 +901,24 @@ static int colo_proxy_collect(Object *obj, void *opaque)
         QAPI_LIST_APPEND(*tail, colo_proxy_info(s));
     }
     return 0;
+}
+
+static int colo_proxy_event_one(Object *obj, void *opaque)
+{
+    ColoProxyState *s = (ColoProxyState *)object_dynamic_cast(obj,
+                                                              TYPE_COLO_PROXY);
+
+    if (s && s->link) {
+        colo_proxy_do_event(s, *(int *)opaque);
+    }
+    return 0;
+}
+
+void colo_proxy_notify_event(int event, Error **errp)
+{
+    assert(bql_locked());
+    object_child_foreach(object_get_objects_root(), colo_proxy_event_one,
+                         &event);
 }
 
 ColoProxyInfoList *qmp_query_colo_proxy(Error **errp)

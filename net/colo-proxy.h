@@ -10,6 +10,20 @@
 #ifndef QEMU_NET_COLO_PROXY_H
 #define QEMU_NET_COLO_PROXY_H
 
+#include "qemu/notify.h"
+
 #define TYPE_COLO_PROXY "colo-proxy"
+
+/*
+ * The COLO framework's side.  A colo-proxy without notify-dev asks for a
+ * checkpoint by notifying the notifiers registered here (from any thread
+ * holding the BQL: the main loop).  The framework reports COLO_EVENT_*
+ * (checkpoint completed, failover) with colo_proxy_notify_event(), with
+ * the BQL held: that hands the event to the context that owns the
+ * proxies' state, the main loop, and returns when it is handled.
+ */
+void colo_proxy_register_notifier(Notifier *notify);
+void colo_proxy_unregister_notifier(Notifier *notify);
+void colo_proxy_notify_event(int event, Error **errp);
 
 #endif /* QEMU_NET_COLO_PROXY_H */

@@ -13,6 +13,8 @@ P=$(project/fetch-qemu.sh)
 W=build/src
 export P W
 cp "$W/tests/unit/meson.build" build/.unit-meson-final
+cp "$W/net/meson.build" build/.net-meson-final
+cp "$W/migration/colo.c" build/.colo-final
 
 # step FILE...: write the multi-step files as of commit STEP, then diff
 step() {
@@ -34,6 +36,7 @@ maint = {
         "net/colo-proxy-notify.*",
         "docs/colo-proxy.txt"],
     6: ["tests/qtest/colo-proxy-harness.*", "tests/qtest/colo-proxy-test.c"],
+    8: ["net/colo-proxy-stubs.c"],
 }
 units = {
     2: ["test-colo-proxy-link"],
@@ -61,6 +64,25 @@ for k, names in units.items():
         b = s.index("\n    '", a + 1) + 1
         s = s[:a] + s[b:]
 open(W + "/tests/unit/meson.build", "w").write(s)
+
+# net/meson.build: the stubs' else branch comes with the COLO hooks (8)
+s = open("build/.net-meson-final").read()
+if step < 8:
+    s = s.replace("else\n  system_ss.add(files('colo-proxy-stubs.c'))\n", "")
+open(W + "/net/meson.build", "w").write(s)
+
+# migration/colo.c: the TCG fix (7), then the hooks (8)
+if step == 7:
+    s = open(P + "/migration/colo.c").read()
+    final = open("build/.colo-final").read()
+    a = final.index("    /*\n     * Only save VM's live state")
+    b = final.index("    qemu_fflush(fb);", a)
+    c = s.index("    /*\n     * Only save VM's live state")
+    d = s.index("    qemu_fflush(fb);", c)
+    s = s[:c] + final[a:b] + s[d:]
+else:
+    s = open("build/.colo-final").read()
+open(W + "/migration/colo.c", "w").write(s)
 PY
     project/mkdiff.sh "$P" "$W" "$diff" "$@" > /dev/null
 }
@@ -74,5 +96,8 @@ step 5 patches/05-net-colo-proxy.diff net/meson.build net/trace-events \
     monitor/monitor.c \
     meson.build
 step 6 patches/06-tests-qtest-colo-proxy.diff tests/qtest/meson.build MAINTAINERS
-rm -f build/.unit-meson-final
+step 7 patches/07-migration-colo-tcg-bql.diff migration/colo.c
+step 8 patches/08-migration-colo-proxy-hooks.diff migration/colo.c net/meson.build \
+    MAINTAINERS
+rm -f build/.unit-meson-final build/.net-meson-final build/.colo-final
 echo "regenerated patches/*.diff"

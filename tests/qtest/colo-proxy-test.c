@@ -930,6 +930,62 @@ static void test_notify_garbage(void)
     cp_pair_stop(&p);
 }
 
+/* ---- real COLO: two QEMUs under TCG, checkpoints and failover ---- */
+
+static QTestState *colo_qemu(const char *dir, bool secondary)
+{
+    return qtest_initf("-M pc -accel tcg -m 64 -nodefaults "
+                       "-netdev hubport,id=hn0,hubid=0 "
+                       "-object colo-proxy,id=cp0,netdev=hn0,mode=%s,"
+                       "addr=unix:%s/link "
+                       "%s%s%s",
+                       secondary ? "secondary" : "primary", dir,
+                       secondary ? "-incoming unix:" : "",
+                       secondary ? dir : "",
+                       secondary ? "/migrate" : "");
+}
+
+static void colo_caps(QTestState *qts)
+{
+    qtest_qmp_assert_success(qts, "{ 'execute': 'migrate-set-capabilities', "
+                             "'arguments': { 'capabilities': [ "
+                             "{ 'capability': 'x-colo', 'state': true } ] } }");
+}
+
+/*
+ * A diskless COLO pair under TCG checkpoints again and again, and each
+ * checkpoint reaches colo-proxy on both sides.  Without the BQL around
+ * qemu_savevm_live_state() the primary deadlocks at the first one, and
+ * this test hangs.  Then the secondary takes over.
+ */
+static void test_colo_tcg(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("colo-proxy-colo-XXXXXX", NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s/migrate", dir);
+    g_autofree char *link = g_strdup_printf("%s/link", dir);
+    QTestState *pri, *sec;
+
+    sec = colo_qemu(dir, true);
+    colo_caps(sec);
+    pri = colo_qemu(dir, false);
+    cp_wait_link_up(pri);
+    colo_caps(pri);
+    qtest_qmp_assert_success(pri, "{ 'execute': 'migrate-set-parameters', "
+                             "'arguments': { 'x-checkpoint-delay': 100 } }");
+    qtest_qmp_assert_success(pri, "{ 'execute': 'migrate', "
+                             "'arguments': { 'uri': %s } }", uri);
+    cp_wait_stat(pri, "checkpoints", 3);
+    cp_wait_stat(sec, "checkpoints", 3);
+
+    qtest_quit(pri);
+    qtest_qmp_assert_success(sec, "{ 'execute': 'x-colo-lost-heartbeat' }");
+    cp_wait_stat(sec, "failovers", 1);
+    qtest_quit(sec);
+    unlink(link);
+    unlink(uri + strlen("unix:"));
+    rmdir(dir);
+}
+
 /* ---- a fake peer speaking the link protocol, to test refusals ---- */
 
 enum { MSG_HELLO = 1, MSG_FRAME = 2, MSG_HEARTBEAT = 3, MSG_BYE = 4 };
@@ -1199,6 +1255,7 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/compare/timeout", test_cmp_timeout);
     qtest_add_func("/colo-proxy/compare/queue-bound", test_cmp_queue_bound);
     qtest_add_func("/colo-proxy/compare/arp-ipv6", test_cmp_arp_ipv6);
+    qtest_add_func("/colo-proxy/colo/tcg", test_colo_tcg);
     qtest_add_func("/colo-proxy/notify/init", test_notify_init);
     qtest_add_func("/colo-proxy/notify/checkpoint", test_notify_checkpoint);
     qtest_add_func("/colo-proxy/notify/no-request", test_notify_no_request);
