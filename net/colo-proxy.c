@@ -568,6 +568,8 @@ static void colo_proxy_do_event(ColoProxyState *s, int event)
     case COLO_EVENT_CHECKPOINT:
         s->stats.checkpoints++;
         if (s->mode == COLO_PROXY_MODE_PRIMARY) {
+            /* COLO runs (again) with a new secondary: protect again */
+            s->failover = false;
             colo_cmp_checkpoint(s->cmp);
         } else {
             colo_conn_foreach(s->conns, colo_proxy_conn_checkpoint, s);
