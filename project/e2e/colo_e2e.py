@@ -1,0 +1,394 @@
+#!/usr/bin/python3
+"""End-to-end test (and demo) of colo-proxy: real COLO, a real guest.
+
+Two QEMUs (TCG) run a diskless COLO pair of a small Linux guest
+(project/guest) whose only networking is colo-proxy, added at run time
+with object-add (or on the command line with --cmdline).  Everything lives
+in network namespaces this script creates and removes:
+
+  client ns:  veth 10.0.0.1/24 --+
+  host ns:    br-ext: veth peer, primary's tap     (the "external network")
+              br-sec: secondary's tap              (isolated during COLO)
+              loopback: COLO migration and the colo-proxy link
+  guest:      10.0.0.2/24, HTTP :80 (/index.html, /64k.bin, /cgi-bin/rand),
+              TCP echo :7
+
+Scenarios: "secondary-lost" (the primary goes on alone) and
+"primary-lost" (SIGKILL the primary, fail over to the secondary).  Each
+checks that requests are answered correctly, that a non-deterministic
+response causes a checkpoint request, that checkpoints happen while the
+guest serves, and that a live TCP connection and new connections survive
+the failure with no byte lost or duplicated.  Prints TAP.
+
+usage: colo_e2e.py BUILD_DIR [--demo] [--cmdline] [--scenario NAME]
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "project"))
+from qmp import QMP  # noqa: E402
+
+GUEST_IP = "10.0.0.2"
+CLIENT_IP = "10.0.0.1"
+MAC = "52:54:00:12:34:56"
+# bounds on waiting for things that must happen (guards, not timing)
+BOOT_S = 300
+STEP_S = 120
+
+
+class Fail(Exception):
+    pass
+
+
+def sh(*args, ns=None, check=True):
+    cmd = (["ip", "netns", "exec", ns] if ns else []) + list(args)
+    return subprocess.run(cmd, check=check, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True).stdout
+
+
+class Net:
+    """The namespaces, bridges, taps and veth of one run."""
+
+    def __init__(self):
+        tag = str(os.getpid())
+        self.host = "colo-h" + tag
+        self.client = "colo-c" + tag
+        self.tap_p, self.tap_s = "tapp" + tag, "taps" + tag
+
+    def up(self):
+        h, c = self.host, self.client
+        sh("ip", "netns", "add", h)
+        sh("ip", "netns", "add", c)
+        sh("ip", "link", "set", "lo", "up", ns=h)
+        sh("ip", "link", "set", "lo", "up", ns=c)
+        for br in ("br-ext", "br-sec"):
+            sh("ip", "link", "add", br, "type", "bridge", ns=h)
+            sh("ip", "link", "set", br, "up", ns=h)
+        sh("ip", "link", "add", "veth-h", "netns", h, "type", "veth",
+           "peer", "name", "veth-c", "netns", c)
+        sh("ip", "link", "set", "veth-h", "master", "br-ext", "up", ns=h)
+        sh("ip", "addr", "add", CLIENT_IP + "/24", "dev", "veth-c", ns=c)
+        sh("ip", "link", "set", "veth-c", "up", ns=c)
+        for tap, br in ((self.tap_p, "br-ext"), (self.tap_s, "br-sec")):
+            sh("ip", "tuntap", "add", tap, "mode", "tap", ns=h)
+            sh("ip", "link", "set", tap, "master", br, "up", ns=h)
+
+    def takeover(self):
+        """The secondary's tap replaces the primary's on the network."""
+        sh("ip", "link", "set", self.tap_p, "nomaster", ns=self.host)
+        sh("ip", "link", "set", self.tap_s, "master", "br-ext",
+           ns=self.host)
+
+    def down(self):
+        for ns in (self.host, self.client):
+            sh("ip", "netns", "del", ns, check=False)
+
+
+class Vm:
+    def __init__(self, name, build, net, run, guest, secondary, cmdline):
+        self.name = name
+        self.qmp_path = os.path.join(run, name + ".qmp")
+        self.serial = os.path.join(run, name + ".serial")
+        self.log = os.path.join(run, name + ".log")
+        tap = net.tap_s if secondary else net.tap_p
+        args = [os.path.join(build, "qemu-system-x86_64"),
+                "-L", "/usr/share/qemu", "-L", "/usr/share/seabios",
+                "-L", "/usr/lib/ipxe/qemu",
+                "-M", "pc", "-accel", "tcg", "-m", "256", "-nodefaults",
+                "-display", "none", "-no-reboot",
+                "-kernel", os.path.join(guest, "vmlinuz"),
+                "-initrd", os.path.join(guest, "initrd.img"),
+                "-append", "console=ttyS0 quiet panic=-1",
+                "-serial", "file:" + self.serial,
+                "-netdev", "tap,id=hn0,ifname=%s,script=no,downscript=no,"
+                "vhost=off" % tap,
+                "-device", "e1000,netdev=hn0,mac=" + MAC,
+                "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path]
+        self.proxy = {"qom-type": "colo-proxy", "id": "cp0", "netdev": "hn0",
+                      "mode": "secondary" if secondary else "primary",
+                      "addr": ":9003" if secondary else "127.0.0.1:9003",
+                      "compare-timeout": 1000}
+        if cmdline:
+            args += ["-object", "colo-proxy," + ",".join(
+                "%s=%s" % (k, v) for k, v in self.proxy.items()
+                if k != "qom-type")]
+        if secondary:
+            args += ["-incoming", "tcp:127.0.0.1:9998"]
+        else:
+            args += ["-S"]
+        self.cmdline = cmdline
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(
+                ["ip", "netns", "exec", net.host] + args,
+                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.qmp_path):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise Fail("%s QEMU did not start, see %s" % (name, self.log))
+            time.sleep(0.05)
+        self.qmp = QMP(self.qmp_path, timeout=STEP_S)
+
+    def add_proxy(self):
+        if not self.cmdline:
+            self.qmp.cmd("object-add", **self.proxy)
+
+    def info(self):
+        return self.qmp.cmd("query-colo-proxy")[0]
+
+    def stats(self):
+        return self.info()["stats"]
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.qmp.cmd("quit")
+            except Exception:
+                pass
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_for(what, fn, limit=STEP_S):
+    deadline = time.monotonic() + limit
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise Fail("gave up waiting for " + what)
+        time.sleep(0.2)
+
+
+# ---- the client side, run inside the client namespace ----
+
+CLIENT = r'''
+import json, socket, sys, time
+ip = sys.argv[1]
+def get(path):
+    s = socket.create_connection((ip, 80), timeout=60)
+    s.sendall(b"GET %s HTTP/1.0\r\nHost: guest\r\n\r\n" % path.encode())
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.split(b" ")[1].decode() if head else "-", body
+out = []
+for line in sys.stdin:
+    req = json.loads(line)
+    t = time.monotonic()
+    try:
+        status, body = get(req["path"])
+        out = {"status": status, "len": len(body), "body": body[:64].decode(
+            "latin-1"), "s": time.monotonic() - t}
+    except Exception as e:
+        out = {"status": "error", "error": str(e)}
+    print(json.dumps(out), flush=True)
+'''
+
+
+class Client:
+    """HTTP requests from the client namespace, one per line."""
+
+    def __init__(self, net):
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", net.client, "/usr/bin/python3", "-c",
+             CLIENT, GUEST_IP], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True)
+
+    def get(self, path):
+        self.proc.stdin.write(json.dumps({"path": path}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+ECHO = r'''
+import socket, sys
+s = socket.create_connection((sys.argv[1], 7), timeout=60)
+for line in sys.stdin:
+    msg = line.encode()
+    s.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    print("ok" if got == msg else "bad %r" % got, flush=True)
+'''
+
+
+class Echo:
+    """One long-lived TCP connection to the guest's echo service."""
+
+    def __init__(self, net):
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", net.client, "/usr/bin/python3", "-c",
+             ECHO, GUEST_IP], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True)
+        self.n = 0
+
+    def roundtrip(self):
+        self.n += 1
+        self.proc.stdin.write("line %06d of the live connection\n" % self.n)
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+# ---- one scenario ----
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def check(self, ok, what, detail=""):
+        self.n += 1
+        print("%s %d - %s%s" % ("ok" if ok else "not ok", self.n, what,
+                                ("  # " + detail) if detail else ""),
+              flush=True)
+        if not ok:
+            self.failed += 1
+
+
+def start_pair(build, net, run, guest, cmdline):
+    sec = Vm("secondary", build, net, run, guest, True, cmdline)
+    pri = Vm("primary", build, net, run, guest, False, cmdline)
+    sec.add_proxy()
+    pri.add_proxy()
+    wait_for("the colo-proxy link", lambda: pri.info()["link"] == "up")
+    caps = [{"capability": "x-colo", "state": True}]
+    sec.qmp.cmd("migrate-set-capabilities", capabilities=caps)
+    pri.qmp.cmd("migrate-set-capabilities", capabilities=caps)
+    pri.qmp.cmd("migrate-set-parameters", **{"x-checkpoint-delay": 3000})
+    pri.qmp.cmd("migrate", uri="tcp:127.0.0.1:9998")
+    wait_for("COLO", lambda: pri.qmp.cmd("query-colo-status")["mode"] ==
+             "primary")
+    wait_for("the guest", lambda: "colo-guest: ready" in
+             open(pri.serial, errors="replace").read(), BOOT_S)
+    return pri, sec
+
+
+def serve(t, client, label, n=5):
+    ok = 0
+    for i in range(n):
+        for path, size in (("/index.html", 1024), ("/64k.bin", 65536)):
+            r = client.get(path)
+            ok += r["status"] == "200" and r["len"] == size
+    t.check(ok == 2 * n, "%s: %d static requests answered correctly" %
+            (label, 2 * n), "%d ok" % ok)
+
+
+def scenario(build, guest, run, name, cmdline, demo):
+    t = Tap()
+    net = Net()
+    vms = []
+    try:
+        net.up()
+        pri, sec = start_pair(build, net, run, guest, cmdline)
+        vms = [pri, sec]
+        t.check(True, "%s: guest booted under COLO" % name)
+        client = Client(net)
+        echo = Echo(net)
+        serve(t, client, name)
+        e = [echo.roundtrip() for _ in range(5)]
+        t.check(e == ["ok"] * 5, "%s: echo round trips" % name, str(e))
+
+        before = sum(pri.stats()["checkpoint-requests"].values())
+        r = [client.get("/cgi-bin/rand") for _ in range(3)]
+        t.check(all(x["status"] == "200" and x["len"] > 0 for x in r),
+                "%s: non-deterministic responses answered" % name)
+        after = sum(pri.stats()["checkpoint-requests"].values())
+        t.check(after > before, "%s: they caused checkpoint requests" % name,
+                "%d -> %d" % (before, after))
+        cps = wait_for("checkpoints", lambda: pri.stats()["checkpoints"] >= 2
+                       and pri.stats()["checkpoints"])
+        serve(t, client, name + " after %d checkpoints" % cps, 2)
+        if demo:
+            print(json.dumps(pri.info(), indent=1), flush=True)
+
+        if name == "primary-lost":
+            pri.kill()
+            sec.qmp.cmd("x-colo-lost-heartbeat")
+            net.takeover()
+            survivor = sec
+        else:
+            sec.kill()
+            wait_for("the link down", lambda: pri.info()["link"] != "up")
+            pri.qmp.cmd("x-colo-lost-heartbeat")
+            survivor = pri
+        t0 = time.monotonic()
+        e = echo.roundtrip()
+        t.check(e == "ok", "%s: the live TCP connection survives" % name,
+                "%.2f s to the first answer" % (time.monotonic() - t0))
+        e = [echo.roundtrip() for _ in range(5)]
+        t.check(e == ["ok"] * 5, "%s: no byte lost or duplicated after" %
+                name, str(e))
+        serve(t, client, name + " new connections after failover", 2)
+        t.check(survivor.info()["failover"], "%s: the survivor's colo-proxy "
+                "is in failover" % name)
+        echo.close()
+        client.close()
+    except Fail as e:
+        t.check(False, "%s: %s" % (name, e))
+    finally:
+        for vm in vms:
+            vm.stop()
+        net.down()
+    return t
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--demo", action="store_true")
+    ap.add_argument("--cmdline", action="store_true")
+    ap.add_argument("--scenario", action="append")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root for network namespaces")
+        return 0
+    guest = subprocess.run([os.path.join(TOP, "project/guest/build-guest.sh")],
+                           check=True, stdout=subprocess.PIPE,
+                           text=True).stdout.strip()
+    run = tempfile.mkdtemp(prefix="colo-e2e-")
+    print("# logs in " + run, flush=True)
+    failed = total = 0
+    for name in a.scenario or ["secondary-lost", "primary-lost"]:
+        t = scenario(os.path.abspath(a.build), guest, run, name, a.cmdline,
+                     a.demo)
+        failed += t.failed
+        total += t.n
+    print("1..%d" % total)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Build the small guest of the end-to-end test and the demo from Debian's
+# packages: Debian 12's kernel and an initramfs of busybox-static with an
+# init that brings up e1000 as 10.0.0.2/24 and serves
+#   - HTTP on :80 (busybox httpd): /index.html (1 KB), /64k.bin (64 KiB),
+#     /cgi-bin/rand (a random number: deliberately non-deterministic);
+#   - a TCP echo service on :7.
+# Prints the directory holding vmlinuz and initrd.img.  Cached.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cache=${COLO_CACHE:-/var/cache/colo-proxy}/guest
+mkdir -p "$cache"
+
+kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+[ -n "$kpkg" ] || { echo "build-guest: no Debian kernel package" >&2; exit 1; }
+out=$cache/$kpkg
+if [ -e "$out/initrd.img" ] && [ "$out/initrd.img" -nt "$top/project/guest/init" ]; then
+    echo "$out"
+    exit 0
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+(cd "$cache" && ls "$kpkg"_*.deb >/dev/null 2>&1 ||
+    apt-get download -q "$kpkg" >&2)
+dpkg-deb -x "$(ls "$cache/$kpkg"_*.deb | head -n 1)" "$work/k"
+mkdir -p "$out"
+cp "$work"/k/boot/vmlinuz-* "$out/vmlinuz"
+
+root=$work/root
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,www/cgi-bin,lib/modules}
+cp /bin/busybox "$root/bin/busybox"
+for app in $("$root/bin/busybox" --list); do
+    [ "$app" = busybox ] || ln -sf busybox "$root/bin/$app"
+done
+cp "$(find "$work/k/lib/modules" -name e1000.ko | head -n 1)" \
+    "$root/lib/modules/e1000.ko"
+cp "$top/project/guest/init" "$root/init"
+chmod +x "$root/init"
+# 1 KB page, 64 KiB file: deterministic content
+head -c 1024 /dev/zero | tr '\0' 'x' > "$root/www/index.html"
+{ seq 1 20000 || true; } | head -c 65536 > "$root/www/64k.bin"
+cat > "$root/www/cgi-bin/rand" <<'CGI'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\n\r\n'
+head -c 8 /dev/urandom | od -An -tu8 | tr -d ' '
+CGI
+chmod +x "$root/www/cgi-bin/rand"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.img"
+echo "$out"
