@@ -53,6 +53,12 @@ def tests(build):
     out.append(("fuzz", [os.path.join(TOP, "project/fuzz/run.sh"),
                          os.path.join(build, "../src"), build],
                 TOP, dict(os.environ)))
+    e2e = os.path.join(TOP, "project/e2e/colo_e2e.py")
+    out.append(("e2e-primary-lost", [e2e, build, "--scenario",
+                                     "primary-lost"], TOP, dict(os.environ)))
+    out.append(("e2e-secondary-lost", [e2e, build, "--scenario",
+                                       "secondary-lost", "--cmdline"],
+                TOP, dict(os.environ)))
     out.append(("series", [os.path.join(TOP, "project/check-series.sh")],
                 TOP, dict(os.environ)))
     return out

@@ -306,6 +306,29 @@ def serve(t, client, label, n=5):
             (label, 2 * n), "%d ok" % ok)
 
 
+def live_figures(client, pri, seconds=20):
+    """The demo: client load for a while, figures once a second."""
+    print("# client load for %d s; once a second: requests/s, link, "
+          "checkpoints, checkpoint requests by reason, frames compared and "
+          "released by the primary's colo-proxy" % seconds, flush=True)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0, n = time.monotonic(), 0
+        while time.monotonic() - t0 < 1:
+            client.get("/index.html" if n % 4 else "/cgi-bin/rand")
+            n += 1
+        info = pri.info()
+        st = info["stats"]
+        reasons = ",".join("%s=%d" % (k, v) for k, v in
+                           st["checkpoint-requests"].items() if v)
+        print("#   %5.1f req/s  link %-4s  checkpoints %3d  requests [%s]  "
+              "compared %d  released %d" % (n / (time.monotonic() - t0),
+                                             info["link"], st["checkpoints"],
+                                             reasons or "none",
+                                             st["compared"], st["released"]),
+              flush=True)
+
+
 def scenario(build, guest, run, name, cmdline, demo):
     t = Tap()
     net = Net()
@@ -332,7 +355,7 @@ def scenario(build, guest, run, name, cmdline, demo):
                        and pri.stats()["checkpoints"])
         serve(t, client, name + " after %d checkpoints" % cps, 2)
         if demo:
-            print(json.dumps(pri.info(), indent=1), flush=True)
+            live_figures(client, pri)
 
         if name == "primary-lost":
             pri.kill()
