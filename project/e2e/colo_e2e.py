@@ -43,6 +43,7 @@ MAC = "52:54:00:12:34:56"
 # bounds on waiting for things that must happen (guards, not timing)
 BOOT_S = 300
 STEP_S = 120
+MEASURE = False
 
 
 class Fail(Exception):
@@ -94,8 +95,10 @@ class Net:
 
 
 class Vm:
-    def __init__(self, name, build, net, run, guest, secondary, cmdline):
+    def __init__(self, name, build, net, run, guest, secondary, cmdline,
+                 chain="proxy"):
         self.name = name
+        self.trace = os.path.join(run, name + ".trace")
         self.qmp_path = os.path.join(run, name + ".qmp")
         self.serial = os.path.join(run, name + ".serial")
         self.log = os.path.join(run, name + ".log")
@@ -112,18 +115,24 @@ class Vm:
                 "-netdev", "tap,id=hn0,ifname=%s,script=no,downscript=no,"
                 "vhost=off" % tap,
                 "-device", "e1000,netdev=hn0,mac=" + MAC,
-                "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path]
+                "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
+                "-trace", "enable=colo_send_message,file=" + self.trace]
         self.proxy = {"qom-type": "colo-proxy", "id": "cp0", "netdev": "hn0",
                       "mode": "secondary" if secondary else "primary",
                       "addr": ":9003" if secondary else "127.0.0.1:9003",
                       "compare-timeout": 1000}
-        if cmdline:
+        if chain == "upstream":
+            args += upstream_chain(secondary)
+            cmdline = True
+        elif chain == "plain":
+            cmdline = True
+        elif cmdline:
             args += ["-object", "colo-proxy," + ",".join(
                 "%s=%s" % (k, v) for k, v in self.proxy.items()
                 if k != "qom-type")]
         if secondary:
             args += ["-incoming", "tcp:127.0.0.1:9998"]
-        else:
+        elif chain != "plain":
             args += ["-S"]
         self.cmdline = cmdline
         with open(self.log, "w") as log:
@@ -162,6 +171,46 @@ class Vm:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def upstream_chain(secondary):
+    """Upstream's filter chain as docs/COLO-FT.txt wires it, on loopback."""
+    if secondary:
+        return ["-chardev", "socket,id=red0,host=127.0.0.1,port=9003,"
+                "reconnect-ms=1000",
+                "-chardev", "socket,id=red1,host=127.0.0.1,port=9004,"
+                "reconnect-ms=1000",
+                "-object", "filter-redirector,id=f1,netdev=hn0,queue=tx,"
+                "indev=red0",
+                "-object", "filter-redirector,id=f2,netdev=hn0,queue=rx,"
+                "outdev=red1",
+                "-object", "filter-rewriter,id=rew0,netdev=hn0,queue=all"]
+    srv = "server=on,wait=off"
+    return ["-chardev", "socket,id=mirror0,host=127.0.0.1,port=9003," + srv,
+            "-chardev", "socket,id=compare1,host=127.0.0.1,port=9004," + srv,
+            "-chardev", "socket,id=compare0,host=127.0.0.1,port=9001," + srv,
+            "-chardev", "socket,id=compare0-0,host=127.0.0.1,port=9001",
+            "-chardev", "socket,id=compare_out,host=127.0.0.1,port=9005,"
+            + srv,
+            "-chardev", "socket,id=compare_out0,host=127.0.0.1,port=9005",
+            "-object", "iothread,id=iothread1",
+            "-object", "filter-mirror,id=m0,netdev=hn0,queue=tx,"
+            "outdev=mirror0",
+            "-object", "filter-redirector,netdev=hn0,id=redire0,queue=rx,"
+            "indev=compare_out",
+            "-object", "filter-redirector,netdev=hn0,id=redire1,queue=rx,"
+            "outdev=compare0",
+            "-object", "colo-compare,id=comp0,primary_in=compare0-0,"
+            "secondary_in=compare1,outdev=compare_out0,iothread=iothread1"]
+
+
+def checkpoints(vm):
+    """Checkpoints the primary's COLO thread made (from its trace)."""
+    try:
+        with open(vm.trace, errors="replace") as f:
+            return sum("'checkpoint-request'" in line for line in f)
+    except OSError:
+        return 0
 
 
 def wait_for(what, fn, limit=STEP_S):
@@ -226,8 +275,13 @@ class Client:
 
 
 ECHO = r'''
-import socket, sys
-s = socket.create_connection((sys.argv[1], 7), timeout=60)
+import socket, sys, time
+for _ in range(100):
+    try:
+        s = socket.create_connection((sys.argv[1], 7), timeout=60)
+        break
+    except ConnectionRefusedError:
+        time.sleep(0.1)
 for line in sys.stdin:
     msg = line.encode()
     s.sendall(msg)
@@ -278,16 +332,23 @@ class Tap:
             self.failed += 1
 
 
-def start_pair(build, net, run, guest, cmdline):
-    sec = Vm("secondary", build, net, run, guest, True, cmdline)
-    pri = Vm("primary", build, net, run, guest, False, cmdline)
-    sec.add_proxy()
-    pri.add_proxy()
-    wait_for("the colo-proxy link", lambda: pri.info()["link"] == "up")
+def start_pair(build, net, run, guest, cmdline, chain="proxy"):
+    if chain == "upstream":
+        # upstream's primary serves the chardevs the secondary connects to
+        pri = Vm("primary", build, net, run, guest, False, cmdline, chain)
+        sec = Vm("secondary", build, net, run, guest, True, cmdline, chain)
+    else:
+        sec = Vm("secondary", build, net, run, guest, True, cmdline, chain)
+        pri = Vm("primary", build, net, run, guest, False, cmdline, chain)
+        sec.add_proxy()
+        pri.add_proxy()
+        wait_for("the colo-proxy link", lambda: pri.info()["link"] == "up")
     caps = [{"capability": "x-colo", "state": True}]
     sec.qmp.cmd("migrate-set-capabilities", capabilities=caps)
     pri.qmp.cmd("migrate-set-capabilities", capabilities=caps)
-    pri.qmp.cmd("migrate-set-parameters", **{"x-checkpoint-delay": 3000})
+    pri.qmp.cmd("migrate-set-parameters",
+                **{"x-checkpoint-delay": 20000 if chain != "proxy" or
+                   MEASURE else 3000})
     pri.qmp.cmd("migrate", uri="tcp:127.0.0.1:9998")
     wait_for("COLO", lambda: pri.qmp.cmd("query-colo-status")["mode"] ==
              "primary")
@@ -388,12 +449,122 @@ def scenario(build, guest, run, name, cmdline, demo):
     return t
 
 
+MEASURE_CLIENT = r'''
+import json, socket, sys, time
+ip, kind, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
+lat, fails = [], 0
+def get(path, size):
+    s = socket.create_connection((ip, 80), timeout=30)
+    s.sendall(b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    return data.partition(b"\r\n\r\n")[2]
+def connect(port):
+    # the guest's services start in the background: let them bind
+    for _ in range(100):
+        try:
+            return socket.create_connection((ip, port), timeout=30)
+        except ConnectionRefusedError:
+            time.sleep(0.1)
+    return socket.create_connection((ip, port), timeout=30)
+if kind == "echo":
+    c = connect(7)
+else:
+    connect(80 if kind != "64k-raw" else 8080).close()
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    t = time.monotonic()
+    try:
+        if kind == "echo":
+            c.sendall(b"x" * 64)
+            got = b""
+            while len(got) < 64:
+                got += c.recv(64)
+            ok = got == b"x" * 64
+        elif kind == "static":
+            ok = len(get("/index.html", 1024)) == 1024
+        elif kind == "64k-raw":
+            s = socket.create_connection((ip, 8080), timeout=30)
+            data = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+            s.close()
+            ok = len(data) == 65536
+        else:
+            ok = len(get("/64k.bin", 65536)) == 65536
+    except Exception:
+        ok = False
+    if ok:
+        lat.append(time.monotonic() - t)
+    else:
+        fails += 1
+lat.sort()
+pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else 0
+print(json.dumps({"n": len(lat), "fails": fails, "rps": len(lat) / secs,
+                  "p50": pct(0.5), "p90": pct(0.9)}))
+'''
+
+
+def measure(build, guest, run, chain, secs):
+    """Workloads against one setup: no COLO, upstream's chain, colo-proxy."""
+    net = Net()
+    vms = []
+    rows = []
+    try:
+        net.up()
+        if chain == "plain":
+            pri = Vm("plain", build, net, run, guest, False, True, "plain")
+            vms = [pri]
+            wait_for("the guest", lambda: "colo-guest: ready" in
+                     open(pri.serial, errors="replace").read(), BOOT_S)
+        else:
+            pri, sec = start_pair(build, net, run, guest, False, chain)
+            vms = [pri, sec]
+        for kind in ("echo", "static", "64k", "64k-raw"):
+            before = checkpoints(pri)
+            reasons0 = (pri.stats()["checkpoint-requests"]
+                        if chain == "proxy" else {})
+            out = subprocess.run(
+                ["ip", "netns", "exec", net.client, "/usr/bin/python3", "-c",
+                 MEASURE_CLIENT, GUEST_IP, kind, str(secs)],
+                check=True, stdout=subprocess.PIPE, text=True).stdout
+            r = json.loads(out)
+            r["checkpoints"] = checkpoints(pri) - before
+            if chain == "proxy":
+                r["requests"] = {k: v - reasons0[k] for k, v in
+                                 pri.stats()["checkpoint-requests"].items()
+                                 if v - reasons0[k]}
+            rows.append((kind, r))
+            print("# %-9s %-6s %6.1f req/s  %4d requests  %3d failed  "
+                  "%4d checkpoints  p50 %7.1f ms  p90 %7.1f ms  %s" %
+                  (chain, kind, r["rps"], r["n"], r["fails"],
+                   r["checkpoints"], r["p50"], r["p90"],
+                   r.get("requests", "")), flush=True)
+    finally:
+        for vm in vms:
+            vm.stop()
+        net.down()
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--demo", action="store_true")
     ap.add_argument("--cmdline", action="store_true")
     ap.add_argument("--scenario", action="append")
+    ap.add_argument("--chains", default="plain,upstream,proxy")
+    ap.add_argument("--measure", type=float, metavar="SECONDS",
+                    help="measure each workload this long for no COLO, "
+                    "upstream's chain and colo-proxy, and print a table")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("1..0 # SKIP needs root for network namespaces")
@@ -403,6 +574,12 @@ def main():
                            text=True).stdout.strip()
     run = tempfile.mkdtemp(prefix="colo-e2e-")
     print("# logs in " + run, flush=True)
+    if a.measure:
+        global MEASURE
+        MEASURE = True
+        for chain in a.chains.split(","):
+            measure(os.path.abspath(a.build), guest, run, chain, a.measure)
+        return 0
     failed = total = 0
     for name in a.scenario or ["secondary-lost", "primary-lost"]:
         t = scenario(os.path.abspath(a.build), guest, run, name, a.cmdline,

@@ -4,7 +4,9 @@
 # init that brings up e1000 as 10.0.0.2/24 and serves
 #   - HTTP on :80 (busybox httpd): /index.html (1 KB), /64k.bin (64 KiB),
 #     /cgi-bin/rand (a random number: deliberately non-deterministic);
-#   - a TCP echo service on :7.
+#   - a TCP echo service on :7;
+#   - the same 64 KiB with no HTTP header on :8080 (no Date: header that
+#     may differ between the two guests across a second boundary).
 # Prints the directory holding vmlinuz and initrd.img.  Cached.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
