@@ -153,7 +153,9 @@ static bool colo_cmp_tcp_releasable(ColoCmpConn *cc, ColoCmpFrame *f)
     if (f->end > f->start && (!cc->pos_known || f->end > cc->pos)) {
         return false;
     }
-    return !(f->tcp_flags & COLO_TCP_FIN) || cc->fin_matched;
+    /* a FIN the last checkpoint already passed (pos is beyond it) may go */
+    return !(f->tcp_flags & COLO_TCP_FIN) || cc->fin_matched ||
+           (cc->pos_known && f->end < cc->pos);
 }
 
 /* Release the head of the connection's queue while it may go. */
@@ -259,7 +261,8 @@ static bool colo_cmp_tcp_fin(ColoCmpConn *cc)
     }
     if (cc->fin[SVM]) {
         QTAILQ_FOREACH(f, &cc->held, conn_next) {
-            if (f->end > cc->fin_pos[SVM]) {
+            /* data past the FIN; a bare ACK after it is no difference */
+            if (f->end > f->start && f->end > cc->fin_pos[SVM]) {
                 return false;
             }
         }
@@ -313,7 +316,12 @@ static void colo_cmp_tcp_side(ColoCmpConn *cc, int side, const ColoPacket *p,
             cc->pos_known = true;
         }
     }
-    if ((fl & COLO_TCP_FIN) && !(fl & COLO_TCP_SYN)) {
+    /*
+     * A FIN before pos was sent before the last checkpoint (the secondary's
+     * may arrive after it): that part of the stream is settled.
+     */
+    if ((fl & COLO_TCP_FIN) && !(fl & COLO_TCP_SYN) &&
+        !(cc->pos_known && *start + p->payload_len < cc->pos)) {
         cc->fin[side] = true;
         cc->fin_pos[side] = *start + p->payload_len;
     }

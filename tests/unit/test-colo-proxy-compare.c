@@ -308,6 +308,23 @@ static void case_syn_flags(T *t)
     expect(t, "", COLO_CMP_MISMATCH_FLAGS, 1);
 }
 
+/*
+ * The secondary's FIN, sent before a checkpoint, arrives after it: the
+ * stream up to there is settled, the primary's next ACK goes out.
+ */
+static void case_stale_fin(T *t)
+{
+    handshake(t);
+    P(t, 2, FA, 1, 10);
+    S(t, PA, 1, 4);
+    colo_cmp_checkpoint(t->c);
+    expect(t, "1 2 ", NONE, 0);
+    S(t, FA, 5, 6);             /* late: before the checkpoint */
+    P(t, 3, A, 12, 0);
+    P(t, 4, FA, 1, 10);         /* a retransmission of the settled FIN */
+    expect(t, "1 2 3 4 ", NONE, 0);
+}
+
 /* A connection the proxy first sees mid-stream (after a checkpoint). */
 static void case_midstream(T *t)
 {
@@ -588,6 +605,7 @@ int main(int argc, char **argv)
         { "pure-ack", case_pure_ack },
         { "syn-flags", case_syn_flags },
         { "midstream", case_midstream },
+        { "stale-fin", case_stale_fin },
     };
 
     g_test_init(&argc, &argv, NULL);
