@@ -505,15 +505,7 @@ static ColoCmpConn *colo_cmp_conn(ColoCmp *c, const ColoPacket *p,
         QTAILQ_INIT(&cc->dgrams);
         cc->tcp = p->kind == COLO_PKT_TCP;
     }
-    if (cc->tcp && p->kind == COLO_PKT_TCP) {
-        if (p->tcp_flags & (COLO_TCP_FIN | COLO_TCP_RST)) {
-            cc->conn.state = COLO_CONN_CLOSED;
-            cc->conn.closed_ns = now;
-        } else if (cc->conn.state == COLO_CONN_NEW &&
-                   !(p->tcp_flags & COLO_TCP_SYN)) {
-            cc->conn.state = COLO_CONN_ESTABLISHED;
-        }
-    }
+    colo_conn_track(&cc->conn, p, now);
     return cc;
 }
 

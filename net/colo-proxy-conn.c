@@ -112,6 +112,25 @@ ColoConn *colo_conn_lookup(ColoConnTable *t, const ColoConnKey *key)
     return NULL;
 }
 
+void colo_conn_track(ColoConn *c, const ColoPacket *p, int64_t now)
+{
+    if (p->kind != COLO_PKT_TCP) {
+        return;
+    }
+    if (p->tcp_flags & (COLO_TCP_FIN | COLO_TCP_RST)) {
+        if (c->state != COLO_CONN_CLOSED) {
+            c->state = COLO_CONN_CLOSED;
+            c->closed_ns = now;
+        }
+    } else if (p->tcp_flags & COLO_TCP_SYN) {
+        if (c->state == COLO_CONN_CLOSED) {
+            c->state = COLO_CONN_NEW;
+        }
+    } else if (c->state == COLO_CONN_NEW) {
+        c->state = COLO_CONN_ESTABLISHED;
+    }
+}
+
 void colo_conn_remove(ColoConnTable *t, ColoConn *c)
 {
     if (t->release) {

@@ -76,6 +76,12 @@ int colo_conn_key_from_packet(const ColoPacket *p, ColoConnKey *key);
 
 ColoConn *colo_conn_lookup(ColoConnTable *t, const ColoConnKey *key);
 /*
+ * Follow a TCP connection's state from one of its frames (either side):
+ * FIN or RST closes it (the grace period starts), a SYN on a closed one
+ * starts it anew, anything else after the handshake establishes it.
+ */
+void colo_conn_track(ColoConn *c, const ColoPacket *p, int64_t now);
+/*
  * Look up, or insert (evicting if full); marks the entry used at @now.
  * *@created says whether the entry is new (and zeroed but for its key).
  */

@@ -287,15 +287,7 @@ static ColoProxyConn *colo_proxy_conn(ColoProxyState *s, const ColoPacket *p)
                            (int64_t)COLO_PROXY_CLOSED_GRACE_MS * SCALE_MS, 0);
         }
     }
-    if (p->tcp_flags & (COLO_TCP_FIN | COLO_TCP_RST) &&
-        pc->conn.state != COLO_CONN_CLOSED) {
-        pc->conn.state = COLO_CONN_CLOSED;
-        pc->conn.closed_ns = colo_proxy_now_ns();
-    } else if (pc->conn.state == COLO_CONN_NEW &&
-               (p->tcp_flags & COLO_TCP_ACK) &&
-               !(p->tcp_flags & COLO_TCP_SYN)) {
-        pc->conn.state = COLO_CONN_ESTABLISHED;
-    }
+    colo_conn_track(&pc->conn, p, now);
     return pc;
 }
 

@@ -185,6 +185,35 @@ static void test_many(void)
     colo_conn_table_free(t);
 }
 
+/* FIN or RST close, a SYN reopens, data establishes. */
+static void test_track(void)
+{
+    CpFlow f = cp_flow(false, 0, 1, 2);
+    GByteArray *syn = cp_frame_tcp(&f, 1, 0, CP_TCP_SYN, NULL, 0);
+    GByteArray *ack = cp_frame_tcp(&f, 2, 1, CP_TCP_ACK, NULL, 0);
+    GByteArray *fin = cp_frame_tcp(&f, 2, 1, CP_TCP_FIN | CP_TCP_ACK, NULL, 0);
+    ColoConn c = { .state = COLO_CONN_NEW };
+    ColoPacket p;
+
+    colo_packet_parse(syn->data, syn->len, &p);
+    colo_conn_track(&c, &p, 1);
+    g_assert_cmpint(c.state, ==, COLO_CONN_NEW);
+    colo_packet_parse(ack->data, ack->len, &p);
+    colo_conn_track(&c, &p, 2);
+    g_assert_cmpint(c.state, ==, COLO_CONN_ESTABLISHED);
+    colo_packet_parse(fin->data, fin->len, &p);
+    colo_conn_track(&c, &p, 3);
+    colo_conn_track(&c, &p, 4);     /* a retransmitted FIN: same grace */
+    g_assert_cmpint(c.state, ==, COLO_CONN_CLOSED);
+    g_assert_cmpint(c.closed_ns, ==, 3);
+    colo_packet_parse(syn->data, syn->len, &p);
+    colo_conn_track(&c, &p, 5);
+    g_assert_cmpint(c.state, ==, COLO_CONN_NEW);
+    g_byte_array_unref(syn);
+    g_byte_array_unref(ack);
+    g_byte_array_unref(fin);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -192,5 +221,6 @@ int main(int argc, char **argv)
     g_test_add_func("/colo-proxy-conn/evict", test_evict);
     g_test_add_func("/colo-proxy-conn/reap", test_reap);
     g_test_add_func("/colo-proxy-conn/many", test_many);
+    g_test_add_func("/colo-proxy-conn/track", test_track);
     return g_test_run();
 }
