@@ -226,43 +226,21 @@ def wait_for(what, fn, limit=STEP_S):
 
 # ---- the client side, run inside the client namespace ----
 
-CLIENT = r'''
-import json, socket, sys, time
-ip = sys.argv[1]
-def get(path):
-    s = socket.create_connection((ip, 80), timeout=60)
-    s.sendall(b"GET %s HTTP/1.0\r\nHost: guest\r\n\r\n" % path.encode())
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return head.split(b" ")[1].decode() if head else "-", body
-out = []
-for line in sys.stdin:
-    req = json.loads(line)
-    t = time.monotonic()
-    try:
-        status, body = get(req["path"])
-        out = {"status": status, "len": len(body), "body": body[:64].decode(
-            "latin-1"), "s": time.monotonic() - t}
-    except Exception as e:
-        out = {"status": "error", "error": str(e)}
-    print(json.dumps(out), flush=True)
-'''
+
+
+def client(net, *args):
+    """project/e2e/client.py in the client namespace."""
+    return subprocess.Popen(
+        ["ip", "netns", "exec", net.client, "/usr/bin/python3",
+         os.path.join(TOP, "project/e2e/client.py"), GUEST_IP] + list(args),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
 class Client:
     """HTTP requests from the client namespace, one per line."""
 
     def __init__(self, net):
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", net.client, "/usr/bin/python3", "-c",
-             CLIENT, GUEST_IP], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True)
+        self.proc = client(net, "requests")
 
     def get(self, path):
         self.proc.stdin.write(json.dumps({"path": path}) + "\n")
@@ -274,35 +252,13 @@ class Client:
         self.proc.wait()
 
 
-ECHO = r'''
-import socket, sys, time
-for _ in range(100):
-    try:
-        s = socket.create_connection((sys.argv[1], 7), timeout=60)
-        break
-    except ConnectionRefusedError:
-        time.sleep(0.1)
-for line in sys.stdin:
-    msg = line.encode()
-    s.sendall(msg)
-    got = b""
-    while len(got) < len(msg):
-        b = s.recv(65536)
-        if not b:
-            break
-        got += b
-    print("ok" if got == msg else "bad %r" % got, flush=True)
-'''
 
 
 class Echo:
     """One long-lived TCP connection to the guest's echo service."""
 
     def __init__(self, net):
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", net.client, "/usr/bin/python3", "-c",
-             ECHO, GUEST_IP], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True)
+        self.proc = client(net, "echo")
         self.n = 0
 
     def roundtrip(self):
@@ -450,68 +406,6 @@ def scenario(build, guest, run, name, cmdline, demo):
     return t
 
 
-MEASURE_CLIENT = r'''
-import json, socket, sys, time
-ip, kind, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
-lat, fails = [], 0
-def get(path, size):
-    s = socket.create_connection((ip, 80), timeout=30)
-    s.sendall(b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
-    return data.partition(b"\r\n\r\n")[2]
-def connect(port):
-    # the guest's services start in the background: let them bind
-    for _ in range(100):
-        try:
-            return socket.create_connection((ip, port), timeout=30)
-        except ConnectionRefusedError:
-            time.sleep(0.1)
-    return socket.create_connection((ip, port), timeout=30)
-if kind == "echo":
-    c = connect(7)
-else:
-    connect(80 if kind != "64k-raw" else 8080).close()
-end = time.monotonic() + secs
-while time.monotonic() < end:
-    t = time.monotonic()
-    try:
-        if kind == "echo":
-            c.sendall(b"x" * 64)
-            got = b""
-            while len(got) < 64:
-                got += c.recv(64)
-            ok = got == b"x" * 64
-        elif kind == "static":
-            ok = len(get("/index.html", 1024)) == 1024
-        elif kind == "64k-raw":
-            s = socket.create_connection((ip, 8080), timeout=30)
-            data = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
-            s.close()
-            ok = len(data) == 65536
-        else:
-            ok = len(get("/64k.bin", 65536)) == 65536
-    except Exception:
-        ok = False
-    if ok:
-        lat.append(time.monotonic() - t)
-    else:
-        fails += 1
-lat.sort()
-pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else 0
-print(json.dumps({"n": len(lat), "fails": fails, "rps": len(lat) / secs,
-                  "p50": pct(0.5), "p90": pct(0.9)}))
-'''
 
 
 def measure(build, guest, run, chain, secs):
@@ -533,10 +427,7 @@ def measure(build, guest, run, chain, secs):
             before = checkpoints(pri)
             reasons0 = (pri.stats()["checkpoint-requests"]
                         if chain == "proxy" else {})
-            out = subprocess.run(
-                ["ip", "netns", "exec", net.client, "/usr/bin/python3", "-c",
-                 MEASURE_CLIENT, GUEST_IP, kind, str(secs)],
-                check=True, stdout=subprocess.PIPE, text=True).stdout
+            out = client(net, "measure", kind, str(secs)).communicate()[0]
             r = json.loads(out)
             r["checkpoints"] = checkpoints(pri) - before
             if chain == "proxy":
