@@ -2,6 +2,7 @@
 #
 #   make demo     build the patched QEMU and run the main job
 #   make check    build and run every test
+#   make bench    colo-proxy against upstream's chain and no filter
 #   make series   export the patch series to build/series (checkpatch-clean)
 #
 # QEMU's source is fetched from Debian's "qemu" source package into
@@ -17,7 +18,7 @@ QTESTS := colo-proxy-test test-filter-mirror test-filter-redirector qom-test
 UNITS  := test-colo-proxy-link test-colo-proxy-packet test-colo-proxy-conn \
           test-colo-proxy-seq test-colo-proxy-compare
 
-.PHONY: all deps qemu lay check demo series series-bisect clean
+.PHONY: all deps qemu lay check demo bench series series-bisect clean
 
 all: qemu
 
@@ -36,6 +37,9 @@ check: qemu
 
 demo: qemu
 	project/demo.sh $(BLD)
+
+bench: qemu
+	project/bench/run.py $(BLD)
 
 series: deps
 	project/check-series.sh

@@ -33,6 +33,7 @@ struct ColoCmpConn {
     ColoConn conn;                  /* the table's part, first */
     bool tcp;
     bool mismatched;                /* a request is out: hold until reset */
+    bool queue_requested;           /* asked for over a bound, still over */
     int64_t requested_ns;
     QTAILQ_HEAD(, ColoCmpFrame) held;
     uint32_t held_frames;
@@ -517,8 +518,15 @@ static void colo_cmp_bounds(ColoCmp *c, ColoCmpConn *cc)
     bool total_over = c->frames > c->lim.total_frames ||
                       c->bytes > c->lim.total_bytes;
 
-    if (conn_over && !cc->mismatched) {
-        colo_cmp_mismatch(c, cc, COLO_CMP_QUEUE_CONN);
+    /*
+     * Too much held is no difference: ask for a checkpoint (once per
+     * timeout period) but go on comparing.
+     */
+    if (conn_over && !cc->mismatched &&
+        (!cc->queue_requested || c->now - cc->requested_ns >=
+         c->lim.timeout_ns)) {
+        cc->queue_requested = true;
+        colo_cmp_request(c, cc, COLO_CMP_QUEUE_CONN);
     }
     if (total_over && !c->total_requested) {
         c->total_requested = true;
@@ -602,6 +610,7 @@ static void colo_cmp_reset(void *opaque, ColoConn *conn)
 
     colo_cmp_free_svm(c, cc, false);
     cc->mismatched = false;
+    cc->queue_requested = false;
     cc->pos_known = cc->tcp && cc->pvm_next;
     cc->pos = cc->pvm_next;
     memset(cc->syn, 0, sizeof(cc->syn));
