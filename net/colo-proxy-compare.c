@@ -216,14 +216,41 @@ static ColoCmpSeg *colo_cmp_svm_at(ColoCmpConn *cc, uint64_t pos)
     return NULL;
 }
 
-/* Compare the bytes both sides have from pos on; false on a difference. */
+/* Free the secondary's segments wholly before pos: compared already. */
+static void colo_cmp_svm_trim(ColoCmpConn *cc)
+{
+    ColoCmpSeg *s;
+
+    while ((s = QTAILQ_FIRST(&cc->segs)) && s->end <= cc->pos) {
+        QTAILQ_REMOVE(&cc->segs, s, next);
+        cc->svm_bytes -= s->end - s->start;
+        g_free(s);
+    }
+}
+
+/* The frame covering pos: @hint's successor first, the in-order case. */
+static ColoCmpFrame *colo_cmp_pvm_next(ColoCmpConn *cc, ColoCmpFrame *hint)
+{
+    ColoCmpFrame *f = hint ? QTAILQ_NEXT(hint, conn_next) : NULL;
+
+    if (f && f->start <= cc->pos && cc->pos < f->end) {
+        return f;
+    }
+    return colo_cmp_pvm_at(cc, cc->pos);
+}
+
+/*
+ * Compare the bytes both sides have from pos on; false on a difference.
+ * Linear in the bytes compared when segments come in order: the secondary's
+ * are freed as soon as they are passed, the primary's looked up from the
+ * last one.
+ */
 static bool colo_cmp_tcp_bytes(ColoCmp *c, ColoCmpConn *cc)
 {
-    ColoCmpFrame *f;
-    ColoCmpSeg *s, *sn;
+    ColoCmpFrame *f = cc->pos_known ? colo_cmp_pvm_at(cc, cc->pos) : NULL;
+    ColoCmpSeg *s;
 
-    while (cc->pos_known && (f = colo_cmp_pvm_at(cc, cc->pos)) &&
-           (s = colo_cmp_svm_at(cc, cc->pos))) {
+    while (f && (s = colo_cmp_svm_at(cc, cc->pos))) {
         uint64_t n = MIN(f->end, s->end) - cc->pos;
 
         if (memcmp(f->data + f->payload_off + (cc->pos - f->start),
@@ -232,15 +259,12 @@ static bool colo_cmp_tcp_bytes(ColoCmp *c, ColoCmpConn *cc)
         }
         cc->pos += n;
         c->stats.matched_bytes += n;
-    }
-    QTAILQ_FOREACH_SAFE(s, &cc->segs, next, sn) {
-        if (s->end > cc->pos) {
-            break;
+        colo_cmp_svm_trim(cc);
+        if (cc->pos >= f->end) {
+            f = colo_cmp_pvm_next(cc, f);
         }
-        QTAILQ_REMOVE(&cc->segs, s, next);
-        cc->svm_bytes -= s->end - s->start;
-        g_free(s);
     }
+    colo_cmp_svm_trim(cc);
     return true;
 }
 
@@ -370,13 +394,18 @@ static void colo_cmp_tcp_secondary(ColoCmp *c, ColoCmpConn *cc,
     memcpy(s->data, frame + p->payload_off + (start - (end - p->payload_len)),
            end - start);
     cc->svm_bytes += end - start;
+    /* in order, the usual case, it goes last: no walk */
+    at = QTAILQ_LAST(&cc->segs);
+    if (!at || at->start <= start) {
+        QTAILQ_INSERT_TAIL(&cc->segs, s, next);
+        return;
+    }
     QTAILQ_FOREACH(at, &cc->segs, next) {
         if (at->start > start) {
             QTAILQ_INSERT_BEFORE(at, s, next);
             return;
         }
     }
-    QTAILQ_INSERT_TAIL(&cc->segs, s, next);
 }
 
 /* ---- datagrams and whole frames ---- */
