@@ -316,8 +316,8 @@ static bool colo_link_io_read_once(ColoLinkIO *l, bool *more)
     l->last_rx_ms = colo_link_io_now();
     used = colo_link_decode(&l->dec, l->rbuf, n, colo_link_io_msg, l);
     if (l->dec.error) {
-        g_autofree char *why = g_strdup_printf("protocol error: %s",
-                                               colo_link_error_str(l->dec.error));
+        const char *cause = colo_link_error_str(l->dec.error);
+        g_autofree char *why = g_strdup_printf("protocol error: %s", cause);
 
         colo_link_io_close_later(l, why);
         colo_link_io_bye(l, why);

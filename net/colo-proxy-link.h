@@ -31,7 +31,7 @@
 
 typedef enum ColoLinkType {
     COLO_LINK_HELLO = 1,        /* handshake: ColoLinkHello */
-    COLO_LINK_FRAME = 2,        /* a guest frame, exactly as the netdev saw it */
+    COLO_LINK_FRAME = 2,        /* a guest frame as the netdev saw it */
     COLO_LINK_HEARTBEAT = 3,    /* liveness; empty */
     COLO_LINK_BYE = 4,          /* orderly close; a reason in UTF-8 */
     COLO_LINK_TYPE__MAX,

@@ -349,8 +349,10 @@ static void colo_proxy_flush_conn(ColoProxyState *s, ColoProxyConn *pc)
     }
 }
 
-/* Ingress for the secondary's guest, from the link or (after failover) the
- * netdev: translate TCP acks, then deliver. @buf is writable. */
+/*
+ * Ingress for the secondary's guest, from the link or (after failover) the
+ * netdev: translate TCP acks, then deliver.  @buf is writable.
+ */
 static void colo_proxy_secondary_ingress(ColoProxyState *s, uint8_t *buf,
                                          uint32_t len)
 {

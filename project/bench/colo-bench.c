@@ -295,9 +295,8 @@ static void receive(Bench *b, uint64_t *lat)
         long id = 0;
         int conn;
 
-        if (read_full(b->out_fd, len, 4, 20000) ||
-            (n = ntohl(*(uint32_t *)len)) > MAX_FRAME ||
-            read_full(b->out_fd, f, n, 20000)) {
+        n = read_full(b->out_fd, len, 4, 20000) ? 0 : ntohl(*(uint32_t *)len);
+        if (!n || n > MAX_FRAME || read_full(b->out_fd, f, n, 20000)) {
             fprintf(stderr, "colo-bench: %ld of %ld frames came out\n",
                     got, b->frames);
             b->errors += b->frames - got;
@@ -343,7 +342,8 @@ static void setup(Bench *b)
          * the excess, counted, which under COLO means a checkpoint).
          */
         snprintf(sec, sizeof(sec), "-object colo-proxy,id=cp0,netdev=hn0,"
-                 "mode=secondary,addr=unix:%s/link,link-buffer=1073741824", b->dir);
+                 "mode=secondary,addr=unix:%s/link,link-buffer=1073741824",
+                 b->dir);
         snprintf(pri, sizeof(pri), "-object colo-proxy,id=cp0,netdev=hn0,"
                  "mode=primary,addr=unix:%s/link,max-held=1048576,"
                  "max-conn-held=1048576,max-held-bytes=4294967296,"

@@ -44,8 +44,6 @@ static const ColoCmpLimits fuzz_limits = {
     .closed_grace_ns = 200,
 };
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ColoCmp *c = colo_cmp_new(&fuzz_limits, 7, &fuzz_ops, NULL);

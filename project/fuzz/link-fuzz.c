@@ -18,6 +18,7 @@
 static bool fuzz_msg(void *opaque, ColoLinkType type, const uint8_t *payload,
                      uint32_t len)
 {
+    /* volatile: the reads of the payload must happen, for ASan to see */
     volatile uint8_t sink = 0;
 
     if (type <= 0 || type >= COLO_LINK_TYPE__MAX ||
@@ -30,8 +31,6 @@ static bool fuzz_msg(void *opaque, ColoLinkType type, const uint8_t *payload,
     (void)sink;
     return true;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -16,8 +16,6 @@
 #include "net/colo-proxy-conn.h"
 #include "net/colo-proxy-seq.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static ColoSeq seq;

@@ -163,7 +163,8 @@ static const RejectCase reject_cases[] = {
     { "max-held-zero", "'netdev': 'hn0', 'mode': 'secondary', "
       "'addr': ':9000', 'max-held': 0", "'max-held' must be" },
     { "notify-dev-secondary", "'netdev': 'hn0', 'mode': 'secondary', "
-      "'addr': ':9000', 'notify-dev': 'c0'", "'notify-dev' is for the primary" },
+      "'addr': ':9000', 'notify-dev': 'c0'",
+      "'notify-dev' is for the primary" },
     { "notify-dev-missing", "'netdev': 'hn0', 'mode': 'primary', "
       "'addr': '" NO_PEER "', 'notify-dev': 'nosuch'",
       "chardev 'nosuch' not found" },
