@@ -48,6 +48,7 @@ struct ColoLinkIO {
     QEMUTimer *timer;
     QEMUBH *close_bh;
     QEMUBH *read_bh;            /* more to read than one wakeup takes */
+    QEMUBH *flush_bh;           /* frames queued in this loop iteration */
     int64_t last_rx_ms;
     int64_t last_tx_ms;
     int64_t reconnect_ms;       /* primary: when to try again */
@@ -115,6 +116,7 @@ static void colo_link_io_close(ColoLinkIO *l, const char *reason)
         l->ioc = NULL;
     }
     qemu_bh_cancel(l->read_bh);
+    qemu_bh_cancel(l->flush_bh);
     g_byte_array_set_size(l->out, 0);
     l->out_off = 0;
     g_free(l->last_error);
@@ -196,7 +198,25 @@ static gboolean colo_link_io_writable(QIOChannel *ioc, GIOCondition cond,
     return G_SOURCE_REMOVE;
 }
 
-/* Queue a whole message (header + @iov) and start writing it. */
+/*
+ * Frames queued while the main loop handles one wakeup (a netdev read
+ * brings many) go out in one write, from a bottom half: it runs before
+ * the loop sleeps again, so a frame waits no longer than the handlers of
+ * the wakeup that brought it.
+ */
+static void colo_link_io_flush_bh(void *opaque)
+{
+    ColoLinkIO *l = opaque;
+
+    if (l->ioc && !l->out_watch && !l->close_reason) {
+        colo_link_io_flush(l);
+    }
+}
+
+/*
+ * Queue a whole message (header + @iov); control messages are written at
+ * once, frames when the loop iteration's handlers are done.
+ */
 static void colo_link_io_queue(ColoLinkIO *l, ColoLinkType type,
                                const struct iovec *iov, int iovcnt)
 {
@@ -213,7 +233,12 @@ static void colo_link_io_queue(ColoLinkIO *l, ColoLinkType type,
     for (int i = 0; i < iovcnt; i++) {
         g_byte_array_append(l->out, iov[i].iov_base, iov[i].iov_len);
     }
-    if (!l->out_watch) {
+    if (l->out_watch) {
+        return;                 /* the socket is full: G_IO_OUT writes */
+    }
+    if (type == COLO_LINK_FRAME) {
+        qemu_bh_schedule(l->flush_bh);
+    } else {
         colo_link_io_flush(l);
     }
 }
@@ -535,6 +560,7 @@ ColoLinkIO *colo_link_io_new(const ColoLinkIOConfig *cfg,
     colo_link_decoder_init(&l->dec);
     l->close_bh = qemu_bh_new(colo_link_io_close_bh, l);
     l->read_bh = qemu_bh_new(colo_link_io_read_bh, l);
+    l->flush_bh = qemu_bh_new(colo_link_io_flush_bh, l);
     if (cfg->tls_creds) {
         object_ref(OBJECT(cfg->tls_creds));
     }
@@ -587,6 +613,7 @@ void colo_link_io_free(ColoLinkIO *l)
     timer_free(l->timer);
     qemu_bh_delete(l->close_bh);
     qemu_bh_delete(l->read_bh);
+    qemu_bh_delete(l->flush_bh);
     if (l->cfg.tls_creds) {
         object_unref(OBJECT(l->cfg.tls_creds));
     }
