@@ -14,6 +14,18 @@
 
 enum { PVM = 0, SVM = 1 };
 
+/*
+ * The memory of released frames and of compared segments and datagrams is
+ * kept for reuse, up to a bound: holding a frame or a secondary's segment
+ * then costs no allocation in the steady state.  Up to a full Ethernet
+ * frame with a vnet header and a VLAN tag fits; bigger ones are allocated.
+ */
+enum {
+    COLO_CMP_CACHE_SMALL = 192,     /* bare ACKs, small requests */
+    COLO_CMP_CACHE_DATA = 1600,
+    COLO_CMP_CACHE_MAX = 256,       /* blocks kept, per size */
+};
+
 /* Bytes of the secondary's TCP stream not compared yet. */
 typedef struct ColoCmpSeg {
     QTAILQ_ENTRY(ColoCmpSeg) next;
@@ -70,7 +82,14 @@ struct ColoCmp {
     int64_t now;                    /* of the call being handled */
     bool total_requested;
     ColoCmpStats stats;
+    QSLIST_HEAD(, ColoCmpCached) cache[2];     /* small, full-size */
+    uint32_t cached[2];
 };
+
+/* A frame's memory while in the cache. */
+typedef struct ColoCmpCached {
+    QSLIST_ENTRY(ColoCmpCached) next;
+} ColoCmpCached;
 
 static const char *const colo_cmp_reasons[COLO_CMP_REASON__MAX] = {
     [COLO_CMP_MISMATCH_PAYLOAD] = "mismatch-payload",
@@ -101,11 +120,45 @@ static void colo_cmp_unlink(ColoCmp *c, ColoCmpFrame *f)
     c->bytes -= f->len;
 }
 
+/*
+ * Memory for a frame, segment or datagram with @len bytes of data; the
+ * largest header of the three is the frame's.
+ */
+static void *colo_cmp_alloc(ColoCmp *c, size_t len)
+{
+    int k = len > COLO_CMP_CACHE_SMALL;
+    ColoCmpCached *m = QSLIST_FIRST(&c->cache[k]);
+
+    if (len > COLO_CMP_CACHE_DATA) {
+        return g_malloc(sizeof(ColoCmpFrame) + len);
+    }
+    if (!m) {
+        return g_malloc(sizeof(ColoCmpFrame) +
+                        (k ? COLO_CMP_CACHE_DATA : COLO_CMP_CACHE_SMALL));
+    }
+    QSLIST_REMOVE_HEAD(&c->cache[k], next);
+    c->cached[k]--;
+    return m;
+}
+
+/* Give back what colo_cmp_alloc(@c, @len) returned. */
+static void colo_cmp_free_mem(ColoCmp *c, void *p, size_t len)
+{
+    int k = len > COLO_CMP_CACHE_SMALL;
+
+    if (len > COLO_CMP_CACHE_DATA || c->cached[k] >= COLO_CMP_CACHE_MAX) {
+        g_free(p);
+        return;
+    }
+    QSLIST_INSERT_HEAD(&c->cache[k], (ColoCmpCached *)p, next);
+    c->cached[k]++;
+}
+
 static void colo_cmp_send(ColoCmp *c, ColoCmpFrame *f)
 {
     colo_cmp_unlink(c, f);
     c->ops->release(c->opaque, f);
-    g_free(f);
+    colo_cmp_free_mem(c, f, f->len);
 }
 
 static void colo_cmp_free_svm(ColoCmp *c, ColoCmpConn *cc, bool counted)
@@ -115,12 +168,12 @@ static void colo_cmp_free_svm(ColoCmp *c, ColoCmpConn *cc, bool counted)
 
     QTAILQ_FOREACH_SAFE(s, &cc->segs, next, sn) {
         QTAILQ_REMOVE(&cc->segs, s, next);
-        g_free(s);
+        colo_cmp_free_mem(c, s, s->end - s->start);
         c->stats.svm_dropped += counted;
     }
     QTAILQ_FOREACH_SAFE(d, &cc->dgrams, next, dn) {
         QTAILQ_REMOVE(&cc->dgrams, d, next);
-        g_free(d);
+        colo_cmp_free_mem(c, d, d->len);
         c->stats.svm_dropped += counted;
     }
     cc->svm_bytes = 0;
@@ -217,14 +270,14 @@ static ColoCmpSeg *colo_cmp_svm_at(ColoCmpConn *cc, uint64_t pos)
 }
 
 /* Free the secondary's segments wholly before pos: compared already. */
-static void colo_cmp_svm_trim(ColoCmpConn *cc)
+static void colo_cmp_svm_trim(ColoCmp *c, ColoCmpConn *cc)
 {
     ColoCmpSeg *s;
 
     while ((s = QTAILQ_FIRST(&cc->segs)) && s->end <= cc->pos) {
         QTAILQ_REMOVE(&cc->segs, s, next);
         cc->svm_bytes -= s->end - s->start;
-        g_free(s);
+        colo_cmp_free_mem(c, s, s->end - s->start);
     }
 }
 
@@ -259,12 +312,12 @@ static bool colo_cmp_tcp_bytes(ColoCmp *c, ColoCmpConn *cc)
         }
         cc->pos += n;
         c->stats.matched_bytes += n;
-        colo_cmp_svm_trim(cc);
+        colo_cmp_svm_trim(c, cc);
         if (cc->pos >= f->end) {
             f = colo_cmp_pvm_next(cc, f);
         }
     }
-    colo_cmp_svm_trim(cc);
+    colo_cmp_svm_trim(c, cc);
     return true;
 }
 
@@ -371,6 +424,7 @@ static void colo_cmp_tcp_secondary(ColoCmp *c, ColoCmpConn *cc,
                                    const uint8_t *frame, const ColoPacket *p)
 {
     uint64_t start = 0, end;
+    const uint8_t *data;
     ColoCmpSeg *s, *at;
 
     colo_cmp_tcp_side(cc, SVM, p, &start);
@@ -384,15 +438,43 @@ static void colo_cmp_tcp_secondary(ColoCmp *c, ColoCmpConn *cc,
     if (start < cc->pos) {
         start = cc->pos;
     }
+    data = frame + p->payload_off + (start - (end - p->payload_len));
+    if (QTAILQ_EMPTY(&cc->segs) && cc->pos_known && start == cc->pos) {
+        /*
+         * The usual case: next in the stream, and the primary's frames
+         * are there already.  Compare in place; keep only what they do
+         * not cover yet.
+         */
+        ColoCmpFrame *f = colo_cmp_pvm_at(cc, cc->pos);
+
+        while (f && cc->pos < end) {
+            uint64_t n = MIN(f->end, end) - cc->pos;
+
+            if (memcmp(f->data + f->payload_off + (cc->pos - f->start),
+                       data + (cc->pos - start), n)) {
+                colo_cmp_mismatch(c, cc, COLO_CMP_MISMATCH_PAYLOAD);
+                return;
+            }
+            cc->pos += n;
+            c->stats.matched_bytes += n;
+            if (cc->pos >= f->end) {
+                f = colo_cmp_pvm_next(cc, f);
+            }
+        }
+        data += cc->pos - start;
+        start = cc->pos;
+        if (start == end) {
+            return;
+        }
+    }
     if (cc->svm_bytes + (end - start) > c->lim.svm_bytes) {
         colo_cmp_mismatch(c, cc, COLO_CMP_SECONDARY_AHEAD);
         return;
     }
-    s = g_malloc(sizeof(*s) + (end - start));
+    s = colo_cmp_alloc(c, end - start);
     s->start = start;
     s->end = end;
-    memcpy(s->data, frame + p->payload_off + (start - (end - p->payload_len)),
-           end - start);
+    memcpy(s->data, data, end - start);
     cc->svm_bytes += end - start;
     /* in order, the usual case, it goes last: no walk */
     at = QTAILQ_LAST(&cc->segs);
@@ -476,7 +558,7 @@ static void colo_cmp_dgram_advance(ColoCmp *c, ColoCmpConn *cc)
         c->stats.matched_bytes += d->len;
         QTAILQ_REMOVE(&cc->dgrams, d, next);
         cc->svm_bytes -= d->len;
-        g_free(d);
+        colo_cmp_free_mem(c, d, d->len);
     }
     colo_cmp_release_ready(c, cc);
 }
@@ -496,7 +578,7 @@ static void colo_cmp_dgram_secondary(ColoCmp *c, ColoCmpConn *cc,
         colo_cmp_mismatch(c, cc, COLO_CMP_SECONDARY_AHEAD);
         return;
     }
-    d = g_malloc(sizeof(*d) + plen + len);
+    d = colo_cmp_alloc(c, plen + len);
     d->len = plen + len;
     memcpy(d->data, prefix, plen);
     memcpy(d->data + plen, body, len);
@@ -578,11 +660,12 @@ static void colo_cmp_bounds(ColoCmp *c, ColoCmpConn *cc)
 void colo_cmp_primary(ColoCmp *c, const uint8_t *buf, uint32_t len,
                       uint32_t vnet_len, unsigned flags, int64_t now)
 {
-    ColoCmpFrame *f = g_malloc0(sizeof(*f) + len);
+    ColoCmpFrame *f = colo_cmp_alloc(c, len);
     ColoCmpConn *cc;
     ColoPacket p;
 
     c->now = now;
+    memset(f, 0, sizeof(*f));
     memcpy(f->data, buf, len);
     f->len = len;
     f->flags = flags;
@@ -700,14 +783,24 @@ ColoCmp *colo_cmp_new(const ColoCmpLimits *lim, uint32_t seed,
     c->conns = colo_conn_table_new(lim->max_conns, sizeof(ColoCmpConn), seed,
                                    colo_cmp_conn_release, c);
     QTAILQ_INIT(&c->all);
+    QSLIST_INIT(&c->cache[0]);
+    QSLIST_INIT(&c->cache[1]);
     return c;
 }
 
 void colo_cmp_free(ColoCmp *c)
 {
     if (c) {
+        ColoCmpCached *m;
+
         colo_cmp_release_all(c);
         colo_conn_table_free(c->conns);
+        for (int k = 0; k < 2; k++) {
+            while ((m = QSLIST_FIRST(&c->cache[k]))) {
+                QSLIST_REMOVE_HEAD(&c->cache[k], next);
+                g_free(m);
+            }
+        }
         g_free(c);
     }
 }

@@ -157,7 +157,7 @@ static int64_t colo_proxy_now_ns(void)
 
 static uint32_t colo_proxy_vnet_len(ColoProxyState *s)
 {
-    return s->vnet_hdr ? NETFILTER(s)->netdev->vnet_hdr_len : 0;
+    return s->vnet_hdr ? s->parent_obj.netdev->vnet_hdr_len : 0;
 }
 
 /* Parse a frame that may start with a vnet header; false if too short. */
@@ -191,7 +191,7 @@ static ColoProxyFrame *colo_proxy_frame_new(const struct iovec *iov,
 static void colo_proxy_cmp_release(void *opaque, ColoCmpFrame *f)
 {
     ColoProxyState *s = opaque;
-    NetFilterState *nf = NETFILTER(s);
+    NetFilterState *nf = &s->parent_obj;
     struct iovec iov = { .iov_base = f->data, .iov_len = f->len };
 
     trace_colo_proxy_release(nf->netdev_id, f->len);
@@ -294,7 +294,7 @@ static ColoProxyConn *colo_proxy_conn(ColoProxyState *s, const ColoPacket *p)
 /* Hand a frame to the secondary's guest, as if the netdev had sent it. */
 static void colo_proxy_deliver(ColoProxyState *s, uint8_t *buf, uint32_t len)
 {
-    NetFilterState *nf = NETFILTER(s);
+    NetFilterState *nf = &s->parent_obj;
     struct iovec iov = { .iov_base = buf, .iov_len = len };
 
     qemu_netfilter_pass_to_next(nf->netdev, 0, &iov, 1, nf);
@@ -324,7 +324,7 @@ static bool colo_proxy_ingress_tcp(ColoProxyState *s, uint8_t *buf,
     f = colo_proxy_frame_new(&iov, 1, 0);
     QTAILQ_INSERT_TAIL(&pc->ingress, f, next);
     pc->held++;
-    trace_colo_proxy_ingress_hold(NETFILTER(s)->netdev_id, p->sport,
+    trace_colo_proxy_ingress_hold(s->parent_obj.netdev_id, p->sport,
                                   p->dport, p->ack);
     return false;
 }
@@ -444,7 +444,7 @@ static void colo_proxy_link_frame(void *opaque, const uint8_t *buf,
         s->drops.link_down++;
         return;
     }
-    trace_colo_proxy_link_frame(NETFILTER(s)->netdev_id, len);
+    trace_colo_proxy_link_frame(s->parent_obj.netdev_id, len);
     if (s->mode == COLO_PROXY_MODE_PRIMARY) {
         colo_cmp_secondary(s->cmp, buf, len, colo_proxy_vnet_len(s),
                            colo_proxy_now_ns());
@@ -525,7 +525,7 @@ static ssize_t colo_proxy_secondary_receive(ColoProxyState *s, bool ingress,
     }
     colo_proxy_secondary_egress(s, s->scratch, len);
     if (s->failover) {
-        qemu_netfilter_pass_to_next(sender, flags, &copy, 1, NETFILTER(s));
+        qemu_netfilter_pass_to_next(sender, flags, &copy, 1, &s->parent_obj);
     } else if (colo_link_io_send(s->link, &copy, 1)) {
         s->stats.to_peer++;
     } else if (colo_link_io_state(s->link) == COLO_LINK_IO_UP) {
@@ -543,7 +543,8 @@ static ssize_t colo_proxy_receive_iov(NetFilterState *nf,
                                       int iovcnt,
                                       NetPacketSent *sent_cb)
 {
-    ColoProxyState *s = COLO_PROXY(nf);
+    /* no checked QOM cast here: this runs for every frame */
+    ColoProxyState *s = container_of(nf, ColoProxyState, parent_obj);
     bool ingress = sender == nf->netdev;
 
     trace_colo_proxy_receive_iov(nf->netdev_id, ingress,

@@ -259,6 +259,26 @@ static void case_missing_tail(T *t)
     expect(t, "1 ", COLO_CMP_TIMEOUT, 2);
 }
 
+/* The secondary's segment runs past the primary's: the rest is kept. */
+static void case_svm_past_pvm(T *t)
+{
+    handshake(t);
+    P(t, 2, PA, 1, 100);
+    S(t, PA, 1, 150);
+    expect(t, "1 2 ", NONE, 0);
+    P(t, 3, PA, 101, 30);
+    expect(t, "1 2 3 ", NONE, 0);
+    P(t, 4, PA, 131, 20);
+    S(t, PA, 151, 10);
+    expect(t, "1 2 3 4 ", NONE, 0);
+    /* a difference in the part that was kept */
+    P(t, 5, PA, 151, 5);
+    expect(t, "1 2 3 4 5 ", NONE, 0);
+    S_flip(t, PA, 161, 20, 15);
+    P(t, 6, PA, 156, 25);
+    expect(t, "1 2 3 4 5 ", COLO_CMP_MISMATCH_PAYLOAD, 1);
+}
+
 static void case_fin_same(T *t)
 {
     handshake(t);
@@ -598,6 +618,7 @@ int main(int argc, char **argv)
         { "reorder", case_reorder },
         { "byte-flipped", case_flipped },
         { "missing-tail", case_missing_tail },
+    { "secondary-past-primary", case_svm_past_pvm },
         { "fin-same", case_fin_same },
         { "fin-early", case_fin_early },
         { "fin-late", case_fin_late },
