@@ -49,6 +49,7 @@ struct ColoLinkIO {
     QEMUBH *close_bh;
     QEMUBH *read_bh;            /* more to read than one wakeup takes */
     QEMUBH *flush_bh;           /* frames queued in this loop iteration */
+    bool flush_pending;         /* flush_bh is scheduled */
     int64_t last_rx_ms;
     int64_t last_tx_ms;
     int64_t reconnect_ms;       /* primary: when to try again */
@@ -117,6 +118,7 @@ static void colo_link_io_close(ColoLinkIO *l, const char *reason)
     }
     qemu_bh_cancel(l->read_bh);
     qemu_bh_cancel(l->flush_bh);
+    l->flush_pending = false;
     g_byte_array_set_size(l->out, 0);
     l->out_off = 0;
     g_free(l->last_error);
@@ -199,15 +201,18 @@ static gboolean colo_link_io_writable(QIOChannel *ioc, GIOCondition cond,
 }
 
 /*
- * Frames queued while the main loop handles one wakeup (a netdev read
- * brings many) go out in one write, from a bottom half: it runs before
- * the loop sleeps again, so a frame waits no longer than the handlers of
- * the wakeup that brought it.
+ * A frame queued when nothing waits to be written goes out at once: a
+ * lone frame pays no extra latency.  The frames queued after it while
+ * the main loop handles the same wakeup (a netdev read brings many) go
+ * out together in one write, from a bottom half: it runs before the loop
+ * sleeps again, so a frame waits no longer than the handlers of the
+ * wakeup that brought it.
  */
 static void colo_link_io_flush_bh(void *opaque)
 {
     ColoLinkIO *l = opaque;
 
+    l->flush_pending = false;
     if (l->ioc && !l->out_watch && !l->close_reason) {
         colo_link_io_flush(l);
     }
@@ -222,6 +227,7 @@ static void colo_link_io_queue(ColoLinkIO *l, ColoLinkType type,
 {
     uint8_t hdr[COLO_LINK_HDR_LEN];
     size_t len = iov_size(iov, iovcnt);
+    bool idle = l->out_off == l->out->len;
 
     colo_link_encode_hdr(hdr, type, len);
     /* Drop what was written already before the buffer grows. */
@@ -236,7 +242,8 @@ static void colo_link_io_queue(ColoLinkIO *l, ColoLinkType type,
     if (l->out_watch) {
         return;                 /* the socket is full: G_IO_OUT writes */
     }
-    if (type == COLO_LINK_FRAME) {
+    if (type == COLO_LINK_FRAME && !(idle && !l->flush_pending)) {
+        l->flush_pending = true;
         qemu_bh_schedule(l->flush_bh);
     } else {
         colo_link_io_flush(l);

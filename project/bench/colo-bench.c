@@ -7,16 +7,25 @@
  * secondary's guest output and reads what the primary releases, checking
  * that every frame leaves exactly once and in order per connection.
  *
- *   colo-bench MODE QEMU PAYLOAD CONNS FRAMES RATE
+ *   colo-bench MODE QEMU PAYLOAD CONNS FRAMES RATE [SCENARIO]
  *     MODE     none | upstream | proxy | driver (the driver's own ceiling:
  *              no QEMU, the frames loop back through a socketpair)
  *     PAYLOAD  TCP payload bytes per frame
  *     CONNS    connections the frames are spread over
  *     FRAMES   frames per run
  *     RATE     frames/s to send at (latency); 0: as fast as possible
+ *     SCENARIO same (default): both guests send the same segments, the
+ *              bounds are raised so that no checkpoint would be asked for;
+ *              mismatch: every payload of the secondary differs (a
+ *              mismatch storm with no checkpoint coming), default bounds;
+ *              synflood: every frame a new connection: a SYN from the
+ *              network, a SYN-ACK from each guest (other ISNs), default
+ *              bounds.  The last two wait only until nothing more comes.
  *
- * Prints one JSON line: frames/s, Mbit/s, CPU us per frame of each QEMU,
- * latency percentiles (for RATE > 0), errors.
+ * Prints one JSON line: frames/s, Mbit/s, CPU us per frame of each QEMU
+ * and of the driver (from /proc/PID/task/{*}/schedstat: nanoseconds),
+ * RSS and peak RSS of each QEMU, latency percentiles (for RATE > 0),
+ * errors, and for the proxy each side's query-colo-proxy stats.
  *
  * Copyright (c) 2026 The colo-proxy authors
  *
@@ -25,7 +34,9 @@
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,17 +45,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_FRAME 1600
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define BUF_SIZE (8 * 1024 * 1024)
+
+enum { SAME, MISMATCH, SYNFLOOD };
 
 typedef struct Host {
     pid_t pid;
+    char qmp[128];      /* the QMP socket, proxy mode */
     int net_fd;         /* the network side of hn0 */
     int guest_fd;       /* the fake guest's NIC */
 } Host;
@@ -54,6 +71,7 @@ typedef struct Bench {
     const char *qemu;
     int payload;
     int conns;
+    int scenario;
     long frames;
     long rate;
     Host pri, sec;
@@ -61,6 +79,7 @@ typedef struct Bench {
     uint64_t *sent_ns;  /* per frame, for latency */
     uint32_t *next_seq; /* per connection, for order checks */
     long errors;
+    uint64_t last_rx_ns;
     char dir[64];
 } Bench;
 
@@ -72,9 +91,17 @@ static uint64_t now_ns(void)
     return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+static pid_t children[2];
+
+/* Give up: the QEMUs started go too. */
 static void die(const char *msg)
 {
     perror(msg);
+    for (int i = 0; i < 2; i++) {
+        if (children[i] > 0) {
+            kill(children[i], SIGTERM);
+        }
+    }
     exit(2);
 }
 
@@ -110,6 +137,7 @@ static void start(Bench *b, Host *h, const char *extra)
              "-netdev hubport,id=hp1,hubid=0,netdev=guest0 %s",
              b->qemu, net[1], guest[1], extra);
     h->pid = fork();
+    children[h == &b->sec] = h->pid;
     if (h->pid == 0) {
         close(net[0]);
         close(guest[0]);
@@ -158,35 +186,56 @@ static uint16_t fold(uint32_t s)
  * the frame number rides in the payload for the latency measurement.
  * Returns the length; the 4-byte socket-netdev length prefix comes first.
  */
-static size_t frame(Bench *b, long i, uint8_t *f)
+static size_t frame(Bench *b, long i, uint8_t *f, int who)
 {
     int conn = i % b->conns;
     uint32_t seq = 1000 + (uint32_t)(i / b->conns) * b->payload;
     uint8_t *eth = f + 4, *ip = eth + 14, *tcp = ip + 20;
-    size_t len = 14 + 20 + 20 + b->payload;
+    int payload = b->scenario == SYNFLOOD ? 0 : b->payload;
+    size_t len = 14 + 20 + 20 + payload;
     uint32_t ps;
 
     memset(eth, 0, len);
     memcpy(eth, "\x52\x54\x00\x00\x00\x01\x52\x54\x00\x12\x34\x56", 12);
     put16(eth + 12, 0x0800);
     ip[0] = 0x45;
-    put16(ip + 2, 40 + b->payload);
+    put16(ip + 2, 40 + payload);
     ip[8] = 64;
     ip[9] = 6;
+    /* the guest 10.0.0.2:80, the clients 10.1.x.y:10000-59999 */
     put32(ip + 12, 0x0a000002);
-    put32(ip + 16, 0x0a000001);
-    put16(ip + 10, fold(sum(0, ip, 20)));
+    put32(ip + 16, 0x0a010000 + conn / 50000);
     put16(tcp, 80);
-    put16(tcp + 2, 10000 + conn);
+    put16(tcp + 2, 10000 + conn % 50000);
     put32(tcp + 4, seq);
     put32(tcp + 8, 1);
     tcp[12] = 5 << 4;
     tcp[13] = 0x18;
     put16(tcp + 14, 65535);
-    memcpy(tcp + 20, &i, sizeof(i) < (size_t)b->payload ?
-           sizeof(i) : (size_t)b->payload);
-    ps = sum(sum(0, ip + 12, 8), (uint8_t[]){ 0, 6 }, 2) + 20 + b->payload;
-    put16(tcp + 16, fold(sum(ps, tcp, 20 + b->payload)));
+    if (b->scenario == SYNFLOOD) {
+        tcp[13] = 0x12;                         /* SYN-ACK */
+        put32(tcp + 4, who == 1 ? 777777 : seq); /* the secondary's ISN */
+        if (who == 2) {
+            /* the client's SYN, from the network */
+            memcpy(eth, "\x52\x54\x00\x12\x34\x56\x52\x54\x00\x00\x00\x01",
+                   12);
+            put32(ip + 12, 0x0a010000 + conn / 50000);
+            put32(ip + 16, 0x0a000002);
+            put16(tcp, 10000 + conn % 50000);
+            put16(tcp + 2, 80);
+            put32(tcp + 4, 0);
+            put32(tcp + 8, 0);
+            tcp[13] = 0x02;
+        }
+    }
+    put16(ip + 10, fold(sum(0, ip, 20)));
+    memcpy(tcp + 20, &i, sizeof(i) < (size_t)payload ?
+           sizeof(i) : (size_t)payload);
+    if (b->scenario == MISMATCH && who == 1 && payload > 8) {
+        tcp[20 + 8] ^= 0xff;
+    }
+    ps = sum(sum(0, ip + 12, 8), (uint8_t[]){ 0, 6 }, 2) + 20 + payload;
+    put16(tcp + 16, fold(sum(ps, tcp, 20 + payload)));
     put32(f, len);
     return len + 4;
 }
@@ -199,6 +248,13 @@ static void write_all(int fd, const uint8_t *p, size_t n)
         if (w < 0 && errno == EINTR) {
             continue;
         }
+        if (w < 0 && errno == EAGAIN) {
+            /* the primary's network side is shared with the receiver */
+            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+            poll(&pfd, 1, -1);
+            continue;
+        }
         if (w <= 0) {
             die("write");
         }
@@ -207,74 +263,254 @@ static void write_all(int fd, const uint8_t *p, size_t n)
     }
 }
 
+/*
+ * Frames per write: as fast as possible (RATE 0), the driver writes them
+ * in batches, as a busy NIC hands them over, so that its own syscalls
+ * cost less than the QEMUs' it measures; paced, one at a time.
+ */
+#define BATCH 32
+
 static void *sender(void *opaque)
 {
     Bench *b = opaque;
-    uint8_t f[MAX_FRAME + 4];
+    static uint8_t f[3][BATCH * (MAX_FRAME + 4)];
+    size_t n[3] = { 0 };
+    int batch = b->rate ? 1 : BATCH;
     uint64_t t0 = now_ns();
 
+    /* sleep to the due time, not spin: the 2 cores are the QEMUs' */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     for (long i = 0; i < b->frames; i++) {
-        size_t n = frame(b, i, f);
-
         if (b->rate) {
             uint64_t due = t0 + (uint64_t)i * 1000000000ull / b->rate;
+            struct timespec ts = {
+                .tv_sec = due / 1000000000ull,
+                .tv_nsec = due % 1000000000ull,
+            };
 
-            while (now_ns() < due) {
-                /* pace: spin, the run is short */
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+                                   NULL) == EINTR) {
+                /* again */
             }
         }
         b->sent_ns[i] = now_ns();
-        if (b->sec.pid) {
-            /* the secondary's copy first: the primary's may then go */
-            write_all(b->sec.guest_fd, f, n);
+        if (b->scenario == SYNFLOOD && b->sec.pid) {
+            n[2] += frame(b, i, f[2] + n[2], 2);
         }
-        write_all(b->pri.guest_fd, f, n);
+        if (b->sec.pid) {
+            n[1] += frame(b, i, f[1] + n[1], 1);
+        }
+        n[0] += frame(b, i, f[0] + n[0], 0);
+        if ((i + 1) % batch && i + 1 < b->frames) {
+            continue;
+        }
+        if (n[2]) {
+            write_all(b->pri.net_fd, f[2], n[2]);
+        }
+        if (n[1]) {
+            /* the secondary's copy first: the primary's may then go */
+            write_all(b->sec.guest_fd, f[1], n[1]);
+        }
+        write_all(b->pri.guest_fd, f[0], n[0]);
+        n[0] = n[1] = n[2] = 0;
     }
     return NULL;
 }
 
-static int read_full(int fd, uint8_t *p, size_t n, int timeout_ms)
+/*
+ * What the network sends reaches the guests: in a SYN flood nothing else
+ * reads it, so this thread does, lest the QEMUs stop on full sockets.
+ */
+static void *drain(void *opaque)
+{
+    Bench *b = opaque;
+    static uint8_t buf[256 * 1024];
+    struct pollfd pfd[2] = {
+        { .fd = b->pri.guest_fd, .events = POLLIN },
+        { .fd = b->sec.guest_fd, .events = POLLIN },
+    };
+
+    while (poll(pfd, 2, -1) > 0) {
+        for (int i = 0; i < 2; i++) {
+            if ((pfd[i].revents & POLLIN) &&
+                read(pfd[i].fd, buf, sizeof(buf)) <= 0) {
+                return NULL;
+            }
+            if (pfd[i].revents & (POLLHUP | POLLERR)) {
+                return NULL;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Buffered reads of what the primary releases: many frames a syscall. */
+typedef struct Reader {
+    int fd;
+    size_t off, len;
+    uint8_t buf[256 * 1024];
+} Reader;
+
+static int read_full(Reader *r, uint8_t *p, size_t n, int timeout_ms)
 {
     while (n) {
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        ssize_t r;
+        size_t take = MIN(n, r->len - r->off);
+        ssize_t got;
 
-        if (poll(&pfd, 1, timeout_ms) != 1) {
+        memcpy(p, r->buf + r->off, take);
+        r->off += take;
+        p += take;
+        n -= take;
+        if (!n) {
+            break;
+        }
+        r->off = r->len = 0;
+        got = read(r->fd, r->buf, sizeof(r->buf));
+        if (got < 0 && errno == EAGAIN) {
+            struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+
+            if (poll(&pfd, 1, timeout_ms) != 1) {
+                return -1;
+            }
+            got = read(r->fd, r->buf, sizeof(r->buf));
+        }
+        if (got <= 0) {
             return -1;
         }
-        r = read(fd, p, n);
-        if (r <= 0) {
-            return -1;
-        }
-        p += r;
-        n -= r;
+        r->len = got;
     }
     return 0;
 }
 
+/*
+ * CPU seconds of all threads of @pid so far, in nanoseconds from
+ * schedstat (/proc/PID/stat counts in clock ticks: too coarse here).
+ */
 static double cpu_s(pid_t pid)
 {
-    char path[64], buf[1024];
-    unsigned long ut, st;
+    char path[64];
+    struct dirent *e;
+    double total = 0;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", pid);
+    d = opendir(path);
+    if (!d) {
+        return 0;
+    }
+    while ((e = readdir(d))) {
+        char p[320];
+        unsigned long long ns;
+        FILE *f;
+
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(p, sizeof(p), "/proc/%d/task/%s/schedstat", pid, e->d_name);
+        f = fopen(p, "r");
+        if (f && fscanf(f, "%llu", &ns) == 1) {
+            total += ns / 1e9;
+        }
+        if (f) {
+            fclose(f);
+        }
+    }
+    closedir(d);
+    return total;
+}
+
+/* VmRSS or VmHWM of @pid, in KiB. */
+static long rss_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    long kb = 0;
     FILE *f;
-    char *p;
 
     if (!pid) {
         return 0;
     }
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
     f = fopen(path, "r");
-    if (!f || !fgets(buf, sizeof(buf), f)) {
+    if (!f) {
         return 0;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, field, strlen(field))) {
+            sscanf(line + strlen(field) + 1, "%ld", &kb);
+        }
     }
     fclose(f);
-    p = strrchr(buf, ')');
-    /* fields 14 and 15: utime, stime, after the command name */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-                     "%lu %lu", &ut, &st) != 2) {
-        return 0;
+    return kb;
+}
+
+/* One line from @fd into @buf (NUL-terminated, newline dropped). */
+static int read_line(int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    while (n + 1 < size) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        char c;
+
+        if (poll(&pfd, 1, 10000) != 1 || read(fd, &c, 1) != 1) {
+            return -1;
+        }
+        if (c == '\n') {
+            break;
+        }
+        buf[n++] = c;
     }
-    return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+    buf[n] = 0;
+    return 0;
+}
+
+/*
+ * query-colo-proxy's answer on @h's QMP socket, the part inside
+ * {"return": [...]}, or "null".  Events on the way are skipped.
+ */
+static char *qmp_stats(Host *h)
+{
+    static const char caps[] = "{\"execute\": \"qmp_capabilities\"}\n";
+    static const char query[] = "{\"execute\": \"query-colo-proxy\"}\n";
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    size_t size = 1 << 20;
+    char *line = malloc(size);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0), step = 0;
+
+    if (strlen(h->qmp) >= sizeof(sa.sun_path)) {
+        h->qmp[0] = 0;
+    }
+    memcpy(sa.sun_path, h->qmp, strlen(h->qmp));
+    if (!h->qmp[0] || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+        close(fd);
+        strcpy(line, "null");
+        return line;
+    }
+    while (!read_line(fd, line, size)) {
+        if (strstr(line, "\"event\"")) {
+            continue;
+        }
+        if (step == 0) {
+            write_all(fd, (const uint8_t *)caps, strlen(caps));
+        } else if (step == 1) {
+            write_all(fd, (const uint8_t *)query, strlen(query));
+        } else {
+            char *r = strstr(line, "\"return\": ");
+
+            close(fd);
+            if (!r) {
+                break;
+            }
+            memmove(line, r + 10, strlen(r + 10) + 1);
+            /* the closing brace, after the \r QMP may end lines with */
+            *strrchr(line, '}') = 0;
+            return line;
+        }
+        step++;
+    }
+    close(fd);
+    strcpy(line, "null");
+    return line;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -284,25 +520,41 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Read every released frame; check order; latency per frame. */
-static void receive(Bench *b, uint64_t *lat)
+/*
+ * Read every released frame; check order; latency per frame.  Returns
+ * how many came out.  SAME waits 20 s for a missing frame, the other
+ * scenarios (frames may stay held) stop after 1 s without one.
+ */
+static long receive(Bench *b, uint64_t *lat)
 {
+    int wait_ms = b->scenario == SAME ? 20000 : 1000;
+    static Reader r;
     uint8_t f[MAX_FRAME];
+    long got;
 
-    for (long got = 0; got < b->frames; got++) {
+    r.fd = b->out_fd;
+    fcntl(r.fd, F_SETFL, fcntl(r.fd, F_GETFL) | O_NONBLOCK);
+    for (got = 0; got < b->frames; got++) {
         uint8_t len[4];
         uint32_t n, seq;
         long id = 0;
         int conn;
 
-        n = read_full(b->out_fd, len, 4, 20000) ? 0 : ntohl(*(uint32_t *)len);
-        if (!n || n > MAX_FRAME || read_full(b->out_fd, f, n, 20000)) {
-            fprintf(stderr, "colo-bench: %ld of %ld frames came out\n",
-                    got, b->frames);
-            b->errors += b->frames - got;
-            return;
+        n = read_full(&r, len, 4, wait_ms) ? 0 : ntohl(*(uint32_t *)len);
+        if (!n || n > MAX_FRAME || read_full(&r, f, n, wait_ms)) {
+            if (b->scenario == SAME) {
+                fprintf(stderr, "colo-bench: %ld of %ld frames came out\n",
+                        got, b->frames);
+                b->errors += b->frames - got;
+            }
+            return got;
         }
-        conn = (f[34 + 2] << 8 | f[34 + 3]) - 10000;
+        if (f[12] != 0x08 || f[13] != 0 || f[23] != 6) {
+            b->errors++;        /* not one of ours */
+            continue;
+        }
+        conn = (f[32] << 8 | f[33]) * 50000 +
+               (f[34 + 2] << 8 | f[34 + 3]) - 10000;
         seq = f[38] << 24 | f[39] << 16 | f[40] << 8 | f[41];
         memcpy(&id, f + 54, sizeof(id) < (size_t)b->payload ?
                sizeof(id) : (size_t)b->payload);
@@ -311,10 +563,12 @@ static void receive(Bench *b, uint64_t *lat)
         } else {
             b->next_seq[conn] += b->payload;
         }
+        b->last_rx_ns = now_ns();
         if (id >= 0 && id < b->frames) {
-            lat[got] = now_ns() - b->sent_ns[id];
+            lat[got] = b->last_rx_ns - b->sent_ns[id];
         }
     }
+    return got;
 }
 
 static void setup(Bench *b)
@@ -332,7 +586,21 @@ static void setup(Bench *b)
     if (!mkdtemp(b->dir)) {
         die("mkdtemp");
     }
-    if (!strcmp(b->mode, "proxy")) {
+    if (!strcmp(b->mode, "proxy") && b->scenario != SAME) {
+        /* the defaults */
+        snprintf(b->sec.qmp, sizeof(b->sec.qmp), "%s/sec.qmp", b->dir);
+        snprintf(b->pri.qmp, sizeof(b->pri.qmp), "%s/pri.qmp", b->dir);
+        snprintf(sec, sizeof(sec), "-qmp unix:%s,server=on,wait=off "
+                 "-object colo-proxy,id=cp0,netdev=hn0,"
+                 "mode=secondary,addr=unix:%s/link", b->sec.qmp, b->dir);
+        snprintf(pri, sizeof(pri), "-qmp unix:%s,server=on,wait=off "
+                 "-object colo-proxy,id=cp0,netdev=hn0,"
+                 "mode=primary,addr=unix:%s/link", b->pri.qmp, b->dir);
+        start(b, &b->sec, sec);
+        start(b, &b->pri, pri);
+    } else if (!strcmp(b->mode, "proxy")) {
+        snprintf(b->sec.qmp, sizeof(b->sec.qmp), "%s/sec.qmp", b->dir);
+        snprintf(b->pri.qmp, sizeof(b->pri.qmp), "%s/pri.qmp", b->dir);
         /*
          * No checkpoint ever comes here: bounds large enough for a run,
          * so that what is measured is the comparison, not its bounds.
@@ -341,14 +609,16 @@ static void setup(Bench *b)
          * link buffer takes the burst (with the default 16 MiB it drops
          * the excess, counted, which under COLO means a checkpoint).
          */
-        snprintf(sec, sizeof(sec), "-object colo-proxy,id=cp0,netdev=hn0,"
-                 "mode=secondary,addr=unix:%s/link,link-buffer=1073741824",
-                 b->dir);
-        snprintf(pri, sizeof(pri), "-object colo-proxy,id=cp0,netdev=hn0,"
+        snprintf(sec, sizeof(sec), "-qmp unix:%s,server=on,wait=off "
+                 "-object colo-proxy,id=cp0,netdev=hn0,"
+                 "mode=secondary,addr=unix:%s/link,link-buffer=1073741824,"
+                 "max-connections=262144", b->sec.qmp, b->dir);
+        snprintf(pri, sizeof(pri), "-qmp unix:%s,server=on,wait=off "
+                 "-object colo-proxy,id=cp0,netdev=hn0,"
                  "mode=primary,addr=unix:%s/link,max-held=1048576,"
                  "max-conn-held=1048576,max-held-bytes=4294967296,"
-                 "max-conn-held-bytes=4294967296,compare-timeout=60000",
-                 b->dir);
+                 "max-conn-held-bytes=4294967296,compare-timeout=60000,"
+                 "max-connections=262144", b->pri.qmp, b->dir);
         start(b, &b->sec, sec);
         start(b, &b->pri, pri);
     } else if (!strcmp(b->mode, "upstream")) {
@@ -372,8 +642,9 @@ static void setup(Bench *b)
                  "outdev=compare0 "
                  "-object colo-compare,id=comp0,primary_in=compare0-0,"
                  "secondary_in=compare1,outdev=compare_out0,"
-                 "iothread=iothread1,max_queue_size=1048576,"
-                 "compare_timeout=60000", d, d, d, d, d, d);
+                 "iothread=iothread1%s", d, d, d, d, d, d,
+                 b->scenario == SAME ? ",max_queue_size=1048576,"
+                 "compare_timeout=60000" : "");
         snprintf(sec, sizeof(sec),
                  "-chardev socket,id=red0,path=%s/m,reconnect-ms=100 "
                  "-chardev socket,id=red1,path=%s/c1,reconnect-ms=100 "
@@ -395,15 +666,25 @@ static void setup(Bench *b)
 
 int main(int argc, char **argv)
 {
+    static const char *const scenarios[] = { "same", "mismatch",
+                                             "synflood" };
     Bench b = { 0 };
     pthread_t th;
-    uint64_t *lat, t0, t1;
-    double c0p, c0s, secs;
+    uint64_t *lat, t0;
+    double c0p, c0s, c0d, secs;
+    char *stats[2];
+    long got;
 
-    if (argc != 7) {
+    if (argc != 7 && argc != 8) {
         fprintf(stderr, "usage: colo-bench MODE QEMU PAYLOAD CONNS FRAMES "
-                "RATE\n");
+                "RATE [same|mismatch|synflood]\n");
         return 2;
+    }
+    b.scenario = -1;
+    for (int i = 0; i < 3; i++) {
+        if (!strcmp(argc == 8 ? argv[7] : "same", scenarios[i])) {
+            b.scenario = i;
+        }
     }
     b.mode = argv[1];
     b.qemu = argv[2];
@@ -411,7 +692,11 @@ int main(int argc, char **argv)
     b.conns = atoi(argv[4]);
     b.frames = atol(argv[5]);
     b.rate = atol(argv[6]);
-    if (b.payload < 8 || b.payload > 1460 || b.conns < 1 || b.frames < 1) {
+    if (b.scenario == SYNFLOOD) {
+        b.conns = b.frames;     /* a new connection every frame */
+    }
+    if (b.payload < 8 || b.payload > 1460 || b.conns < 1 || b.frames < 1 ||
+        b.scenario < 0 || b.conns > 50000 * 256) {
         fprintf(stderr, "colo-bench: bad arguments\n");
         return 2;
     }
@@ -423,25 +708,44 @@ int main(int argc, char **argv)
         b.next_seq[i] = 1000;
     }
     setup(&b);
-    c0p = cpu_s(b.pri.pid);
-    c0s = cpu_s(b.sec.pid);
+    c0p = b.pri.pid ? cpu_s(b.pri.pid) : 0;
+    c0s = b.sec.pid ? cpu_s(b.sec.pid) : 0;
+    c0d = cpu_s(getpid());
     t0 = now_ns();
+    if (b.scenario == SYNFLOOD && b.sec.pid) {
+        pthread_t dr;
+
+        pthread_create(&dr, NULL, drain, &b);
+        pthread_detach(dr);
+    }
     pthread_create(&th, NULL, sender, &b);
-    receive(&b, lat);
-    t1 = now_ns();
+    got = receive(&b, lat);
     pthread_join(th, NULL);
-    secs = (t1 - t0) / 1e9;
-    qsort(lat, b.frames, sizeof(*lat), cmp_u64);
-    printf("{\"mode\": \"%s\", \"payload\": %d, \"conns\": %d, "
-           "\"frames\": %ld, \"rate\": %ld, \"fps\": %.0f, \"mbps\": %.1f, "
-           "\"pri_us\": %.2f, \"sec_us\": %.2f, \"p50_us\": %.1f, "
-           "\"p99_us\": %.1f, \"p999_us\": %.1f, \"errors\": %ld}\n",
-           b.mode, b.payload, b.conns, b.frames, b.rate, b.frames / secs,
-           b.frames * (54.0 + b.payload) * 8 / secs / 1e6,
-           (cpu_s(b.pri.pid) - c0p) * 1e6 / b.frames,
-           (cpu_s(b.sec.pid) - c0s) * 1e6 / b.frames,
-           lat[b.frames / 2] / 1e3, lat[b.frames * 99 / 100] / 1e3,
-           lat[b.frames * 999 / 1000] / 1e3, b.errors);
+    secs = ((got ? b.last_rx_ns : now_ns()) - t0) / 1e9;
+    qsort(lat, got, sizeof(*lat), cmp_u64);
+    stats[0] = qmp_stats(&b.pri);
+    stats[1] = qmp_stats(&b.sec);
+    printf("{\"mode\": \"%s\", \"scenario\": \"%s\", \"payload\": %d, "
+           "\"conns\": %d, \"frames\": %ld, \"rate\": %ld, "
+           "\"released\": %ld, \"fps\": %.0f, \"mbps\": %.1f, "
+           "\"pri_us\": %.3f, \"sec_us\": %.3f, \"drv_us\": %.3f, "
+           "\"pri_rss_kb\": %ld, \"pri_hwm_kb\": %ld, "
+           "\"sec_rss_kb\": %ld, \"sec_hwm_kb\": %ld, "
+           "\"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, "
+           "\"errors\": %ld, \"pri_stats\": %s, \"sec_stats\": %s}\n",
+           b.mode, scenarios[b.scenario], b.payload, b.conns, b.frames,
+           b.rate, got, got / secs,
+           got * (54.0 + b.payload) * 8 / secs / 1e6,
+           b.pri.pid ? (cpu_s(b.pri.pid) - c0p) * 1e6 / b.frames : 0,
+           b.sec.pid ? (cpu_s(b.sec.pid) - c0s) * 1e6 / b.frames : 0,
+           (cpu_s(getpid()) - c0d) * 1e6 / b.frames,
+           rss_kb(b.pri.pid, "VmRSS"), rss_kb(b.pri.pid, "VmHWM"),
+           rss_kb(b.sec.pid, "VmRSS"), rss_kb(b.sec.pid, "VmHWM"),
+           got ? lat[got / 2] / 1e3 : 0, got ? lat[got * 99 / 100] / 1e3 : 0,
+           got ? lat[got * 999 / 1000] / 1e3 : 0, b.errors,
+           stats[0], stats[1]);
+    free(stats[0]);
+    free(stats[1]);
     if (b.pri.pid) {
         kill(b.pri.pid, SIGTERM);
         waitpid(b.pri.pid, NULL, 0);
