@@ -81,6 +81,7 @@ struct ColoCmp {
     uint64_t bytes;
     int64_t now;                    /* of the call being handled */
     bool total_requested;
+    bool evict_requested;           /* since the last checkpoint */
     ColoCmpStats stats;
     QSLIST_HEAD(, ColoCmpCached) cache[2];     /* small, full-size */
     uint32_t cached[2];
@@ -99,6 +100,7 @@ static const char *const colo_cmp_reasons[COLO_CMP_REASON__MAX] = {
     [COLO_CMP_QUEUE_CONN] = "queue-connection",
     [COLO_CMP_QUEUE_TOTAL] = "queue-total",
     [COLO_CMP_SECONDARY_AHEAD] = "secondary-ahead",
+    [COLO_CMP_EVICTED] = "connection-evicted",
 };
 
 const char *colo_cmp_reason_str(ColoCmpReason why)
@@ -588,13 +590,23 @@ static void colo_cmp_dgram_secondary(ColoCmp *c, ColoCmpConn *cc,
 
 /* ---- connections ---- */
 
-/* The table evicts @conn: what it holds goes out first, in order. */
+/*
+ * The table evicts @conn: what it holds goes out first, in order.  Those
+ * frames were not compared: the secondary may not have sent the same, so
+ * a checkpoint is asked for (once until the next one: a SYN flood evicts
+ * many).
+ */
 static void colo_cmp_conn_release(void *opaque, ColoConn *conn)
 {
     ColoCmp *c = opaque;
     ColoCmpConn *cc = (ColoCmpConn *)conn;
     ColoCmpFrame *f;
 
+    if (!QTAILQ_EMPTY(&cc->held) && !cc->mismatched && !c->evict_requested) {
+        c->evict_requested = true;
+        c->stats.requests[COLO_CMP_EVICTED]++;
+        c->ops->request(c->opaque, COLO_CMP_EVICTED, &cc->conn.key);
+    }
     while ((f = QTAILQ_FIRST(&cc->held))) {
         c->stats.released_forced++;
         colo_cmp_send(c, f);
@@ -741,6 +753,7 @@ static void colo_cmp_flush(ColoCmp *c, uint64_t *counter)
     }
     colo_conn_foreach(c->conns, colo_cmp_reset, c);
     c->total_requested = false;
+    c->evict_requested = false;
 }
 
 void colo_cmp_checkpoint(ColoCmp *c)

@@ -37,6 +37,7 @@ typedef enum ColoCmpReason {
     COLO_CMP_QUEUE_CONN,        /* a connection holds too much */
     COLO_CMP_QUEUE_TOTAL,       /* everything held is too much */
     COLO_CMP_SECONDARY_AHEAD,   /* the secondary's output is too far ahead */
+    COLO_CMP_EVICTED,           /* the table evicted a connection that held */
     COLO_CMP_REASON__MAX,
 } ColoCmpReason;
 

@@ -847,6 +847,7 @@ static void colo_proxy_cmp_info(ColoCmp *cmp, ColoProxyStats *st)
     r->queue_connection = cs->requests[COLO_CMP_QUEUE_CONN];
     r->queue_total = cs->requests[COLO_CMP_QUEUE_TOTAL];
     r->secondary_ahead = cs->requests[COLO_CMP_SECONDARY_AHEAD];
+    r->connection_evicted = cs->requests[COLO_CMP_EVICTED];
     st->checkpoint_requests = r;
 }
 

@@ -564,7 +564,10 @@ static void test_bound_svm(void)
     t_free(&t);
 }
 
-/* A full table evicts; what an evicted connection held goes out first. */
+/*
+ * A full table evicts; what an evicted connection held goes out first,
+ * unmatched: a checkpoint is asked for, once until the next one.
+ */
 static void test_evict(void)
 {
     ColoCmpLimits lim = default_limits;
@@ -578,9 +581,28 @@ static void test_evict(void)
         send_frame(&t, true, udp(&f, "q", 100 + i, 64), 0);
         t.now++;
     }
-    expect(&t, "100 101 102 103 ", NONE, 0);
+    expect(&t, "100 101 102 103 ", COLO_CMP_EVICTED, 1);
     g_assert_cmpuint(colo_cmp_conns(t.c), ==, 16);
     g_assert_cmpuint(colo_cmp_stats(t.c)->evictions, ==, 4);
+    /*
+     * The checkpoint releases the 16 held: evicting those connections
+     * then asks for nothing; after them, one that holds asks again.
+     */
+    colo_cmp_checkpoint(t.c);
+    for (int i = 0; i < 16; i++) {
+        CpFlow f = cp_flow(false, 0, 3000 + i, 53);
+
+        send_frame(&t, true, udp(&f, "q", 200 + i, 64), 0);
+        t.now++;
+    }
+    g_assert_cmpuint(t.requests[COLO_CMP_EVICTED], ==, 1);
+    {
+        CpFlow f = cp_flow(false, 0, 4000, 53);
+
+        send_frame(&t, true, udp(&f, "q", 300, 64), 0);
+    }
+    g_assert_cmpuint(t.requests[COLO_CMP_EVICTED], ==, 2);
+    g_assert_cmpuint(colo_cmp_stats(t.c)->evictions, ==, 21);
     t_free(&t);
 }
 
