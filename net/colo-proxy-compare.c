@@ -23,7 +23,7 @@ enum { PVM = 0, SVM = 1 };
 enum {
     COLO_CMP_CACHE_SMALL = 192,     /* bare ACKs, small requests */
     COLO_CMP_CACHE_DATA = 1600,
-    COLO_CMP_CACHE_MAX = 256,       /* blocks kept, per size */
+    COLO_CMP_CACHE_MAX = 1024,      /* blocks kept, per size */
 };
 
 /* Bytes of the secondary's TCP stream not compared yet. */

@@ -182,7 +182,17 @@ static bool colo_link_io_flush(ColoLinkIO *l)
     if (l->out_off == l->out->len) {
         g_byte_array_set_size(l->out, 0);
         l->out_off = 0;
-    } else if (!l->out_watch) {
+    } else if (l->out_off >= l->out->len / 2) {
+        /*
+         * Under a lasting backlog the buffer never empties: drop what was
+         * written once it is half of it (what is moved is at most as much
+         * as was written), so that the buffer stays within twice what
+         * waits instead of growing with everything ever sent.
+         */
+        g_byte_array_remove_range(l->out, 0, l->out_off);
+        l->out_off = 0;
+    }
+    if (l->out_off < l->out->len && !l->out_watch) {
         l->out_watch = qio_channel_add_watch(l->ioc, G_IO_OUT,
                                              colo_link_io_writable, l, NULL);
     }
