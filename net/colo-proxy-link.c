@@ -171,6 +171,8 @@ size_t colo_link_decode(ColoLinkDecoder *d, const uint8_t *buf, size_t len,
     size_t off = 0;
 
     while (off < len && d->error == COLO_LINK_OK) {
+        const uint8_t *payload;
+
         if (d->hdr_got < COLO_LINK_HDR_LEN) {
             off += colo_link_take(d->hdr, &d->hdr_got, COLO_LINK_HDR_LEN,
                                   buf + off, len - off);
@@ -183,22 +185,30 @@ size_t colo_link_decode(ColoLinkDecoder *d, const uint8_t *buf, size_t len,
                 break;
             }
         }
-        off += colo_link_take(d->payload, &d->got, d->len, buf + off,
-                              len - off);
-        if (d->got < d->len) {
-            break;
+        if (d->got == 0 && len - off >= d->len) {
+            /* the whole payload is in @buf: hand it over without a copy */
+            payload = buf + off;
+            off += d->len;
+            d->got = d->len;
+        } else {
+            off += colo_link_take(d->payload, &d->got, d->len, buf + off,
+                                  len - off);
+            if (d->got < d->len) {
+                break;
+            }
+            payload = d->payload;
         }
         d->hdr_got = 0;
         if (d->hdr[0] == COLO_LINK_HELLO) {
             ColoLinkHello h;
 
-            d->error = colo_link_parse_hello(d->payload, d->len, &h);
+            d->error = colo_link_parse_hello(payload, d->len, &h);
             if (d->error) {
                 break;
             }
             d->hello_seen = true;
         }
-        if (!fn(opaque, d->hdr[0], d->payload, d->len)) {
+        if (!fn(opaque, d->hdr[0], payload, d->len)) {
             break;
         }
     }
