@@ -159,7 +159,7 @@ static void colo_cmp_free_mem(ColoCmp *c, void *p, size_t len)
 static void colo_cmp_send(ColoCmp *c, ColoCmpFrame *f)
 {
     colo_cmp_unlink(c, f);
-    c->ops->release(c->opaque, f);
+    c->ops->release(c->opaque, f->data, f->len, f->flags);
     colo_cmp_free_mem(c, f, f->len);
 }
 
@@ -667,26 +667,83 @@ static void colo_cmp_bounds(ColoCmp *c, ColoCmpConn *cc)
     }
 }
 
+/*
+ * A primary TCP frame that may go at once, without being held or
+ * copied: nothing of its connection is held before it, no SYN, FIN or
+ * RST is involved, and its payload is already compared (a
+ * retransmission) or the secondary's stored segments cover all of it
+ * with the same bytes (the secondary was ahead).  Anything else takes
+ * the general path, which then compares again and reports a difference.
+ */
+static bool colo_cmp_tcp_pass(ColoCmp *c, ColoCmpConn *cc,
+                              const uint8_t *frame, const ColoPacket *p)
+{
+    const uint8_t *data = frame + p->payload_off;
+    uint64_t start, end, at;
+    ColoCmpSeg *s;
+
+    if (cc->mismatched || !cc->pos_known || !QTAILQ_EMPTY(&cc->held) ||
+        (p->tcp_flags & (COLO_TCP_SYN | COLO_TCP_FIN | COLO_TCP_RST)) ||
+        cc->fin[PVM] || cc->fin[SVM]) {
+        return false;
+    }
+    start = colo_cmp_unwrap(cc, p->seq);
+    end = start + p->payload_len;
+    if (end <= cc->pos) {
+        /* compared already (a retransmission), or a bare ACK */
+    } else if (start != cc->pos) {
+        return false;
+    } else {
+        /* all of it in the secondary's segments, all the same */
+        for (at = start; at < end; at = s->end) {
+            s = colo_cmp_svm_at(cc, at);
+            if (!s) {
+                return false;
+            }
+        }
+        for (at = start; at < end; at += MIN(s->end, end) - at) {
+            s = colo_cmp_svm_at(cc, at);
+            if (memcmp(data + (at - start), s->data + (at - s->start),
+                       MIN(s->end, end) - at)) {
+                return false;
+            }
+        }
+        cc->pos = end;
+        c->stats.matched_bytes += end - start;
+        colo_cmp_svm_trim(c, cc);
+    }
+    cc->pvm_next = MAX(cc->pvm_next, end);
+    return true;
+}
+
 /* ---- the interface ---- */
 
 void colo_cmp_primary(ColoCmp *c, const uint8_t *buf, uint32_t len,
                       uint32_t vnet_len, unsigned flags, int64_t now)
 {
-    ColoCmpFrame *f = colo_cmp_alloc(c, len);
+    ColoCmpFrame *f;
     ColoCmpConn *cc;
     ColoPacket p;
 
     c->now = now;
+    vnet_len = MIN(vnet_len, len);
+    colo_packet_parse(buf + vnet_len, len - vnet_len, &p);
+    c->stats.compared++;
+    c->stats.malformed += p.kind == COLO_PKT_MALFORMED;
+    cc = colo_cmp_conn(c, &p, now);
+    if (cc->tcp && p.kind == COLO_PKT_TCP &&
+        colo_cmp_tcp_pass(c, cc, buf + vnet_len, &p)) {
+        c->stats.released++;
+        c->ops->release(c->opaque, buf, len, flags);
+        return;
+    }
+    f = colo_cmp_alloc(c, len);
     memset(f, 0, sizeof(*f));
     memcpy(f->data, buf, len);
     f->len = len;
     f->flags = flags;
     f->arrival_ns = now;
-    f->vnet_len = MIN(vnet_len, len);
-    colo_packet_parse(f->data + f->vnet_len, len - f->vnet_len, &p);
-    c->stats.compared++;
-    c->stats.malformed += p.kind == COLO_PKT_MALFORMED;
-    cc = colo_cmp_conn(c, &p, now);
+    f->vnet_len = vnet_len;
     f->conn = cc;
     if (cc->tcp && p.kind == COLO_PKT_TCP) {
         colo_cmp_tcp_primary(cc, f, &p);

@@ -86,8 +86,9 @@ typedef struct ColoCmp ColoCmp;
 typedef struct ColoCmpConn ColoCmpConn;
 
 typedef struct ColoCmpOps {
-    /* Send @f on; it is freed after the call. */
-    void (*release)(void *opaque, ColoCmpFrame *f);
+    /* Send the frame @buf on; it is valid only during the call. */
+    void (*release)(void *opaque, const uint8_t *buf, uint32_t len,
+                    unsigned flags);
     /* Ask for a checkpoint; @conn may be NULL (total bounds). */
     void (*request)(void *opaque, ColoCmpReason why,
                     const ColoConnKey *conn);

@@ -188,18 +188,19 @@ static ColoProxyFrame *colo_proxy_frame_new(const struct iovec *iov,
 }
 
 /* The comparison lets a frame of the primary's guest go (primary). */
-static void colo_proxy_cmp_release(void *opaque, ColoCmpFrame *f)
+static void colo_proxy_cmp_release(void *opaque, const uint8_t *buf,
+                                   uint32_t len, unsigned flags)
 {
     ColoProxyState *s = opaque;
     NetFilterState *nf = &s->parent_obj;
-    struct iovec iov = { .iov_base = f->data, .iov_len = f->len };
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 
-    trace_colo_proxy_release(nf->netdev_id, f->len);
+    trace_colo_proxy_release(nf->netdev_id, len);
     if (!nf->netdev->peer) {
         s->drops.no_receiver++;
         return;
     }
-    qemu_netfilter_pass_to_next(nf->netdev->peer, f->flags, &iov, 1, nf);
+    qemu_netfilter_pass_to_next(nf->netdev->peer, flags, &iov, 1, nf);
     s->stats.released++;
 }
 

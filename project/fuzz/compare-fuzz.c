@@ -17,7 +17,8 @@
 
 static uint64_t released;
 
-static void fuzz_release(void *opaque, ColoCmpFrame *f)
+static void fuzz_release(void *opaque, const uint8_t *buf, uint32_t len,
+                         unsigned flags)
 {
     released++;
 }

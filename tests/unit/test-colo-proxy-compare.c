@@ -40,11 +40,13 @@ static uint8_t *id_field(uint8_t *frame)
     return (ip[0] >> 4) == 6 ? ip + 2 : ip + 4;
 }
 
-static void on_release(void *opaque, ColoCmpFrame *f)
+static void on_release(void *opaque, const uint8_t *buf, uint32_t len,
+                       unsigned flags)
 {
     T *t = opaque;
 
-    g_string_append_printf(t->released, "%u ", lduw_be_p(id_field(f->data)));
+    g_string_append_printf(t->released, "%u ",
+                           lduw_be_p(id_field((uint8_t *)buf)));
 }
 
 static void on_request(void *opaque, ColoCmpReason why,
@@ -276,6 +278,26 @@ static void case_svm_past_pvm(T *t)
     expect(t, "1 2 3 4 5 ", NONE, 0);
     S_flip(t, PA, 161, 20, 15);
     P(t, 6, PA, 156, 25);
+    expect(t, "1 2 3 4 5 ", COLO_CMP_MISMATCH_PAYLOAD, 1);
+}
+
+/* The secondary ahead: the primary's frames go at once, or wait. */
+static void case_svm_first(T *t)
+{
+    handshake(t);
+    S(t, PA, 1, 100);
+    S(t, PA, 101, 50);
+    P(t, 2, PA, 1, 120);        /* covered by both segments */
+    expect(t, "1 2 ", NONE, 0);
+    P(t, 3, PA, 121, 40);       /* only 30 of it so far: held */
+    expect(t, "1 2 ", NONE, 0);
+    S(t, PA, 151, 10);
+    expect(t, "1 2 3 ", NONE, 0);
+    P(t, 4, A, 161, 0);         /* a bare ACK */
+    P(t, 5, PA, 1, 100);        /* a retransmission */
+    expect(t, "1 2 3 4 5 ", NONE, 0);
+    S_flip(t, PA, 161, 20, 5);
+    P(t, 6, PA, 161, 20);       /* covered, but not the same */
     expect(t, "1 2 3 4 5 ", COLO_CMP_MISMATCH_PAYLOAD, 1);
 }
 
@@ -640,6 +662,7 @@ int main(int argc, char **argv)
         { "reorder", case_reorder },
         { "byte-flipped", case_flipped },
         { "missing-tail", case_missing_tail },
+        { "secondary-first", case_svm_first },
     { "secondary-past-primary", case_svm_past_pvm },
         { "fin-same", case_fin_same },
         { "fin-early", case_fin_early },
