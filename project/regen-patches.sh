@@ -71,7 +71,18 @@ if step < 8:
     s = s.replace("else\n  system_ss.add(files('colo-proxy-stubs.c'))\n", "")
 open(W + "/net/meson.build", "w").write(s)
 
-# migration/colo.c: the TCG fix (7), then the hooks (8)
+# migration/colo.c: the TCG fix (7), the hooks (8), then the restart
+# fix (9), which later steps take back out of the final file
+unfix = [
+    ("    bool was_running = false;\n", ""),
+    ("    /*\n     * Only a VM that this checkpoint stops is started again "
+     "after it: a\n     * shutdown may be pausing the vCPUs right now (it "
+     "waits for them\n     * without the BQL), and a VM the user stopped "
+     "stays stopped.\n     */\n    was_running = runstate_is_running();\n",
+     ""),
+    ("    if (was_running) {\n        vm_start();\n    }\n",
+     "    vm_start();\n"),
+]
 if step == 7:
     s = open(P + "/migration/colo.c").read()
     final = open("build/.colo-final").read()
@@ -82,6 +93,10 @@ if step == 7:
     s = s[:c] + final[a:b] + s[d:]
 else:
     s = open("build/.colo-final").read()
+    if step < 9:
+        for fixed, orig in unfix:
+            assert s.count(fixed) == 1, fixed
+            s = s.replace(fixed, orig)
 open(W + "/migration/colo.c", "w").write(s)
 PY
     project/mkdiff.sh "$P" "$W" "$diff" "$@" > /dev/null
@@ -99,5 +114,6 @@ step 6 patches/06-tests-qtest-colo-proxy.diff tests/qtest/meson.build MAINTAINER
 step 7 patches/07-migration-colo-tcg-bql.diff migration/colo.c
 step 8 patches/08-migration-colo-proxy-hooks.diff migration/colo.c net/meson.build \
     MAINTAINERS
+step 9 patches/09-migration-colo-restart.diff migration/colo.c
 rm -f build/.unit-meson-final build/.net-meson-final build/.colo-final
 echo "regenerated patches/*.diff"
