@@ -295,28 +295,51 @@ static ColoCmpFrame *colo_cmp_pvm_next(ColoCmpConn *cc, ColoCmpFrame *hint)
 }
 
 /*
- * Compare the bytes both sides have from pos on; false on a difference.
- * Linear in the bytes compared when segments come in order: the secondary's
- * are freed as soon as they are passed, the primary's looked up from the
- * last one.
+ * Compare the secondary's bytes @data, stream positions [@start, @end)
+ * with @start <= pos, against the primary's held frames from pos on, as
+ * far as both go; pos advances over what is equal.  False on a
+ * difference.  The primary's frames are looked up from the last one.
  */
-static bool colo_cmp_tcp_bytes(ColoCmp *c, ColoCmpConn *cc)
+static bool colo_cmp_pvm_match(ColoCmp *c, ColoCmpConn *cc,
+                               const uint8_t *data, uint64_t start,
+                               uint64_t end)
 {
-    ColoCmpFrame *f = cc->pos_known ? colo_cmp_pvm_at(cc, cc->pos) : NULL;
-    ColoCmpSeg *s;
+    ColoCmpFrame *f = colo_cmp_pvm_at(cc, cc->pos);
 
-    while (f && (s = colo_cmp_svm_at(cc, cc->pos))) {
-        uint64_t n = MIN(f->end, s->end) - cc->pos;
+    while (f && cc->pos < end) {
+        uint64_t n = MIN(f->end, end) - cc->pos;
 
         if (memcmp(f->data + f->payload_off + (cc->pos - f->start),
-                   s->data + (cc->pos - s->start), n)) {
+                   data + (cc->pos - start), n)) {
             return false;
         }
         cc->pos += n;
         c->stats.matched_bytes += n;
-        colo_cmp_svm_trim(c, cc);
         if (cc->pos >= f->end) {
             f = colo_cmp_pvm_next(cc, f);
+        }
+    }
+    return true;
+}
+
+/*
+ * Compare the bytes both sides have from pos on; false on a difference.
+ * Linear in the bytes compared when segments come in order: the secondary's
+ * are freed as soon as they are passed.
+ */
+static bool colo_cmp_tcp_bytes(ColoCmp *c, ColoCmpConn *cc)
+{
+    ColoCmpSeg *s;
+
+    while (cc->pos_known && (s = colo_cmp_svm_at(cc, cc->pos))) {
+        uint64_t pos = cc->pos;
+
+        if (!colo_cmp_pvm_match(c, cc, s->data, s->start, s->end)) {
+            return false;
+        }
+        colo_cmp_svm_trim(c, cc);
+        if (cc->pos == pos) {
+            break;          /* the primary has not sent what comes next */
         }
     }
     colo_cmp_svm_trim(c, cc);
@@ -447,21 +470,9 @@ static void colo_cmp_tcp_secondary(ColoCmp *c, ColoCmpConn *cc,
          * are there already.  Compare in place; keep only what they do
          * not cover yet.
          */
-        ColoCmpFrame *f = colo_cmp_pvm_at(cc, cc->pos);
-
-        while (f && cc->pos < end) {
-            uint64_t n = MIN(f->end, end) - cc->pos;
-
-            if (memcmp(f->data + f->payload_off + (cc->pos - f->start),
-                       data + (cc->pos - start), n)) {
-                colo_cmp_mismatch(c, cc, COLO_CMP_MISMATCH_PAYLOAD);
-                return;
-            }
-            cc->pos += n;
-            c->stats.matched_bytes += n;
-            if (cc->pos >= f->end) {
-                f = colo_cmp_pvm_next(cc, f);
-            }
+        if (!colo_cmp_pvm_match(c, cc, data, start, end)) {
+            colo_cmp_mismatch(c, cc, COLO_CMP_MISMATCH_PAYLOAD);
+            return;
         }
         data += cc->pos - start;
         start = cc->pos;
@@ -604,8 +615,7 @@ static void colo_cmp_conn_release(void *opaque, ColoConn *conn)
 
     if (!QTAILQ_EMPTY(&cc->held) && !cc->mismatched && !c->evict_requested) {
         c->evict_requested = true;
-        c->stats.requests[COLO_CMP_EVICTED]++;
-        c->ops->request(c->opaque, COLO_CMP_EVICTED, &cc->conn.key);
+        colo_cmp_request(c, cc, COLO_CMP_EVICTED);
     }
     while ((f = QTAILQ_FIRST(&cc->held))) {
         c->stats.released_forced++;
