@@ -33,8 +33,25 @@ void colo_csum_replace32(uint8_t *csum, uint8_t *field, uint32_t val)
     stl_be_p(field, val);
 }
 
+/*
+ * Rewrite a 32-bit field of the TCP header.  A partial checksum (a vnet
+ * header's VIRTIO_NET_HDR_F_NEEDS_CSUM) holds only the pseudo-header's
+ * sum, which the field is not part of: it stays as it is, as Linux's
+ * inet_proto_csum_replace4() leaves a CHECKSUM_PARTIAL skb's.
+ */
+static void colo_seq_set32(uint8_t *tcp, uint32_t off, uint32_t val,
+                           bool partial)
+{
+    if (partial) {
+        stl_be_p(tcp + off, val);
+    } else {
+        colo_csum_replace32(tcp + TCP_CSUM_OFF, tcp + off, val);
+    }
+}
+
 /* Move every SACK edge (RFC 2018) back by @offset: they name our data. */
-static void colo_seq_sack(uint8_t *tcp, uint32_t hdr_len, uint32_t offset)
+static void colo_seq_sack(uint8_t *tcp, uint32_t hdr_len, uint32_t offset,
+                          bool partial)
 {
     uint32_t i = 20;
 
@@ -57,8 +74,7 @@ static void colo_seq_sack(uint8_t *tcp, uint32_t hdr_len, uint32_t offset)
         }
         if (kind == TCPOPT_SACK) {
             for (uint32_t e = i + 2; e + 4 <= i + len; e += 4) {
-                colo_csum_replace32(tcp + TCP_CSUM_OFF, tcp + e,
-                                    ldl_be_p(tcp + e) - offset);
+                colo_seq_set32(tcp, e, ldl_be_p(tcp + e) - offset, partial);
             }
         }
         i += len;
@@ -88,7 +104,7 @@ static bool colo_seq_learn(ColoSeq *s, const ColoPacket *p)
 }
 
 ColoSeqVerdict colo_seq_ingress(ColoSeq *s, uint8_t *frame,
-                                const ColoPacket *p)
+                                const ColoPacket *p, bool partial)
 {
     uint8_t *tcp = frame + p->l4_off;
 
@@ -107,13 +123,14 @@ ColoSeqVerdict colo_seq_ingress(ColoSeq *s, uint8_t *frame,
         return COLO_SEQ_HOLD;
     }
     if (s->offset) {
-        colo_csum_replace32(tcp + TCP_CSUM_OFF, tcp + 8, p->ack - s->offset);
-        colo_seq_sack(tcp, p->tcp_hdr_len, s->offset);
+        colo_seq_set32(tcp, 8, p->ack - s->offset, partial);
+        colo_seq_sack(tcp, p->tcp_hdr_len, s->offset, partial);
     }
     return COLO_SEQ_PASS;
 }
 
-void colo_seq_egress(ColoSeq *s, uint8_t *frame, const ColoPacket *p)
+void colo_seq_egress(ColoSeq *s, uint8_t *frame, const ColoPacket *p,
+                     bool partial)
 {
     uint8_t *tcp = frame + p->l4_off;
 
@@ -129,7 +146,7 @@ void colo_seq_egress(ColoSeq *s, uint8_t *frame, const ColoPacket *p)
         }
     }
     if (s->offset_known && s->offset) {
-        colo_csum_replace32(tcp + TCP_CSUM_OFF, tcp + 4, p->seq + s->offset);
+        colo_seq_set32(tcp, 4, p->seq + s->offset, partial);
     }
 }
 

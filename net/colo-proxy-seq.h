@@ -53,13 +53,16 @@ typedef struct ColoSeq {
 
 /*
  * A frame from the client to the secondary VM (mirrored by the primary):
- * translate ack and SACK blocks in place, fixing the TCP checksum.
+ * translate ack and SACK blocks in place, fixing the TCP checksum unless
+ * it is @partial (the vnet header says VIRTIO_NET_HDR_F_NEEDS_CSUM: it
+ * holds only the pseudo-header's sum, which is left alone).
  * @p must be the parse of @frame and of kind COLO_PKT_TCP.
  */
 ColoSeqVerdict colo_seq_ingress(ColoSeq *s, uint8_t *frame,
-                                const ColoPacket *p);
+                                const ColoPacket *p, bool partial);
 /* A frame the secondary VM sends: translate seq in place. */
-void colo_seq_egress(ColoSeq *s, uint8_t *frame, const ColoPacket *p);
+void colo_seq_egress(ColoSeq *s, uint8_t *frame, const ColoPacket *p,
+                     bool partial);
 /* A checkpoint made the secondary VM a copy of the primary: offset 0. */
 void colo_seq_checkpoint(ColoSeq *s);
 

@@ -50,6 +50,7 @@
 #include "net/colo-proxy-io.h"
 #include "net/colo-proxy-notify.h"
 #include "net/colo-proxy-seq.h"
+#include "standard-headers/linux/virtio_net.h"
 #include "trace.h"
 
 enum {
@@ -103,6 +104,37 @@ typedef struct ColoProxyFrame {
 
 typedef QTAILQ_HEAD(, ColoProxyFrame) ColoProxyFrameQueue;
 
+/*
+ * Frames passed on at the pace the next hop takes them.  QEMU's net queue
+ * holds at most 10000 packets sent without a callback and drops the rest,
+ * and refuses everything while the VM is stopped (a checkpoint releases
+ * then): a proxy that released thousands of frames at once would lose
+ * the tail.  So at most one frame of a ColoProxyTx sits in the receiver's
+ * queue, with a sent callback; the others wait here, in order.
+ */
+typedef enum ColoProxyTxKind {
+    COLO_PROXY_TX_RELEASED,     /* primary: a held frame, compared */
+    COLO_PROXY_TX_PASSED,       /* unprotected */
+    COLO_PROXY_TX_DELIVERED,    /* secondary: ingress for its guest */
+} ColoProxyTxKind;
+
+typedef struct ColoProxyTxFrame {
+    QSIMPLEQ_ENTRY(ColoProxyTxFrame) next;
+    ColoProxyTxKind kind;
+    unsigned flags;
+    uint32_t len;
+    uint8_t data[];
+} ColoProxyTxFrame;
+
+typedef struct ColoProxyTx {
+    bool to_guest;              /* sender: the netdev; else the NIC */
+    bool in_flight;             /* the head is in the receiver's queue */
+    uint32_t frames;
+    uint64_t bytes;             /* memory of the waiting frames */
+    uint64_t max_bytes;
+    QSIMPLEQ_HEAD(, ColoProxyTxFrame) queue;
+} ColoProxyTx;
+
 /* Per-connection state (the secondary's sequence translation). */
 typedef struct ColoProxyConn {
     ColoConn conn;
@@ -138,6 +170,9 @@ struct ColoProxyState {
     ColoConnTable *conns;
     uint64_t conns_created;
     uint8_t *scratch;               /* a writable copy of one frame */
+    ColoProxyTx to_net;             /* the guest's output, to the network */
+    ColoProxyTx to_guest;           /* secondary: ingress, to its guest */
+    QEMUBH *tx_bh;                  /* resumes both after a callback */
     bool failover;
     char *reported_error;           /* last link error reported */
 
@@ -158,6 +193,16 @@ static int64_t colo_proxy_now_ns(void)
 static uint32_t colo_proxy_vnet_len(ColoProxyState *s)
 {
     return s->vnet_hdr ? s->parent_obj.netdev->vnet_hdr_len : 0;
+}
+
+/*
+ * The vnet header says the TCP/UDP checksum is partial: the host or the
+ * NIC completes it, and until then it holds the pseudo-header's sum.
+ */
+static bool colo_proxy_csum_partial(ColoProxyState *s, const uint8_t *buf)
+{
+    return colo_proxy_vnet_len(s) &&
+           (buf[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM);
 }
 
 /* Parse a frame that may start with a vnet header; false if too short. */
@@ -187,21 +232,219 @@ static ColoProxyFrame *colo_proxy_frame_new(const struct iovec *iov,
     return f;
 }
 
+/* ---- passing frames on, at the next hop's pace ---- */
+
+static NetClientState *colo_proxy_tx_sender(ColoProxyState *s,
+                                            ColoProxyTx *tx)
+{
+    NetClientState *nd = s->parent_obj.netdev;
+
+    return tx->to_guest ? nd : nd->peer;
+}
+
+static void colo_proxy_tx_count(ColoProxyState *s, ColoProxyTxKind kind)
+{
+    switch (kind) {
+    case COLO_PROXY_TX_RELEASED:
+        s->stats.released++;
+        break;
+    case COLO_PROXY_TX_PASSED:
+        s->stats.passed++;
+        break;
+    case COLO_PROXY_TX_DELIVERED:
+        s->stats.delivered++;
+        break;
+    }
+}
+
+static void colo_proxy_tx_sent(NetClientState *sender, ssize_t ret);
+
+/*
+ * Pass one frame to the next filter or the receiver: true if it was
+ * taken (or there is no receiver: counted), false if the receiver queued
+ * it and colo_proxy_tx_sent() will be called.
+ */
+static bool colo_proxy_tx_pass(ColoProxyState *s, ColoProxyTx *tx,
+                               ColoProxyTxKind kind, const uint8_t *buf,
+                               uint32_t len, unsigned flags)
+{
+    NetClientState *sender = colo_proxy_tx_sender(s, tx);
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+    if (!sender || !sender->peer) {
+        s->drops.no_receiver++;
+        return true;
+    }
+    if (!qemu_netfilter_pass_to_next_async(sender, flags, &iov, 1,
+                                           &s->parent_obj,
+                                           colo_proxy_tx_sent)) {
+        return false;
+    }
+    colo_proxy_tx_count(s, kind);
+    return true;
+}
+
+static void colo_proxy_tx_pop(ColoProxyState *s, ColoProxyTx *tx,
+                              bool count)
+{
+    ColoProxyTxFrame *f = QSIMPLEQ_FIRST(&tx->queue);
+
+    QSIMPLEQ_REMOVE_HEAD(&tx->queue, next);
+    tx->frames--;
+    tx->bytes -= sizeof(*f) + f->len;
+    if (count) {
+        colo_proxy_tx_count(s, f->kind);
+    }
+    g_free(f);
+}
+
+/* Pass on what waits, until the receiver queues one. */
+static void colo_proxy_tx_drain(ColoProxyState *s, ColoProxyTx *tx)
+{
+    ColoProxyTxFrame *f;
+
+    while (!tx->in_flight && (f = QSIMPLEQ_FIRST(&tx->queue))) {
+        if (!colo_proxy_tx_pass(s, tx, f->kind, f->data, f->len, f->flags)) {
+            tx->in_flight = true;
+            return;
+        }
+        colo_proxy_tx_pop(s, tx, false);
+    }
+}
+
+/*
+ * Send @buf on, now or after what waits; false if it cannot even wait
+ * (over the bound: counted as pending-full).  @buf is copied if needed.
+ */
+static bool colo_proxy_tx_send(ColoProxyState *s, ColoProxyTx *tx,
+                               ColoProxyTxKind kind, const uint8_t *buf,
+                               uint32_t len, unsigned flags)
+{
+    ColoProxyTxFrame *f;
+    bool idle = QSIMPLEQ_EMPTY(&tx->queue);
+
+    if (idle && colo_proxy_tx_pass(s, tx, kind, buf, len, flags)) {
+        return true;
+    }
+    /* queued by the receiver (idle): keep a copy in case it is purged */
+    if (!idle && tx->bytes + sizeof(*f) + len > tx->max_bytes) {
+        s->drops.pending_full++;
+        return false;
+    }
+    f = g_malloc(sizeof(*f) + len);
+    f->kind = kind;
+    f->flags = flags;
+    f->len = len;
+    memcpy(f->data, buf, len);
+    QSIMPLEQ_INSERT_TAIL(&tx->queue, f, next);
+    tx->frames++;
+    tx->bytes += sizeof(*f) + len;
+    tx->in_flight |= idle;
+    return true;
+}
+
+/* The colo-proxy on @sender's side of the netdev, and which queue. */
+static ColoProxyTx *colo_proxy_tx_find(NetClientState *sender,
+                                       ColoProxyState **ps)
+{
+    NetClientState *ends[2] = { sender, sender->peer };
+
+    for (int i = 0; i < 2; i++) {
+        NetFilterState *nf;
+
+        QTAILQ_FOREACH(nf, ends[i] ? &ends[i]->filters : NULL, next) {
+            if (object_dynamic_cast(OBJECT(nf), TYPE_COLO_PROXY)) {
+                ColoProxyState *s = COLO_PROXY(nf);
+
+                *ps = s;
+                return nf->netdev == sender ? &s->to_guest : &s->to_net;
+            }
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The receiver took the frame in flight (@ret > 0), or purged it (0: the
+ * VM stopped before it could be sent): then it goes again.  This may run
+ * inside the net queue's flush, on any thread holding the BQL: the
+ * next frames go from a bottom half.
+ */
+static void colo_proxy_tx_sent(NetClientState *sender, ssize_t ret)
+{
+    ColoProxyState *s;
+    ColoProxyTx *tx = colo_proxy_tx_find(sender, &s);
+
+    if (!tx || !tx->in_flight) {
+        return;             /* handed over at object-del */
+    }
+    tx->in_flight = false;
+    if (ret > 0) {
+        colo_proxy_tx_pop(s, tx, true);
+    } else {
+        s->stats.pending_retries++;
+    }
+    trace_colo_proxy_tx_sent(s->parent_obj.netdev_id, tx->to_guest, ret,
+                             tx->frames);
+    qemu_bh_schedule(s->tx_bh);
+}
+
+static void colo_proxy_tx_bh(void *opaque)
+{
+    ColoProxyState *s = opaque;
+
+    colo_proxy_tx_drain(s, &s->to_net);
+    colo_proxy_tx_drain(s, &s->to_guest);
+}
+
+static void colo_proxy_tx_init(ColoProxyTx *tx, bool to_guest,
+                               uint64_t max_bytes)
+{
+    QSIMPLEQ_INIT(&tx->queue);
+    tx->to_guest = to_guest;
+    tx->max_bytes = max_bytes;
+}
+
+static void colo_proxy_tx_sent_detached(NetClientState *sender, ssize_t ret)
+{
+}
+
+/*
+ * object-del: what still waits is handed to the receiver's net queue, in
+ * order behind the frame in flight there (given a callback, the queue
+ * takes them all); that queue's next flush sends them.  The callback of
+ * the frame in flight finds no ColoProxyTx waiting for it any more.
+ */
+static void colo_proxy_tx_detach(ColoProxyState *s, ColoProxyTx *tx)
+{
+    NetClientState *sender = colo_proxy_tx_sender(s, tx);
+    ColoProxyTxFrame *f;
+
+    colo_proxy_tx_drain(s, tx);
+    if (tx->in_flight) {
+        tx->in_flight = false;
+        colo_proxy_tx_pop(s, tx, true);
+    }
+    while ((f = QSIMPLEQ_FIRST(&tx->queue))) {
+        struct iovec iov = { .iov_base = f->data, .iov_len = f->len };
+
+        /* queued frames imply a receiver: drain stopped at one */
+        qemu_net_queue_append_iov(sender->peer->incoming_queue, sender,
+                                  f->flags, &iov, 1,
+                                  colo_proxy_tx_sent_detached);
+        colo_proxy_tx_pop(s, tx, true);
+    }
+}
+
 /* The comparison lets a frame of the primary's guest go (primary). */
 static void colo_proxy_cmp_release(void *opaque, const uint8_t *buf,
                                    uint32_t len, unsigned flags)
 {
     ColoProxyState *s = opaque;
-    NetFilterState *nf = &s->parent_obj;
-    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 
-    trace_colo_proxy_release(nf->netdev_id, len);
-    if (!nf->netdev->peer) {
-        s->drops.no_receiver++;
-        return;
-    }
-    qemu_netfilter_pass_to_next(nf->netdev->peer, flags, &iov, 1, nf);
-    s->stats.released++;
+    trace_colo_proxy_release(s->parent_obj.netdev_id, len);
+    colo_proxy_tx_send(s, &s->to_net, COLO_PROXY_TX_RELEASED, buf, len,
+                       flags);
 }
 
 /* The comparison asks for a checkpoint (primary). */
@@ -295,11 +538,7 @@ static ColoProxyConn *colo_proxy_conn(ColoProxyState *s, const ColoPacket *p)
 /* Hand a frame to the secondary's guest, as if the netdev had sent it. */
 static void colo_proxy_deliver(ColoProxyState *s, uint8_t *buf, uint32_t len)
 {
-    NetFilterState *nf = &s->parent_obj;
-    struct iovec iov = { .iov_base = buf, .iov_len = len };
-
-    qemu_netfilter_pass_to_next(nf->netdev, 0, &iov, 1, nf);
-    s->stats.delivered++;
+    colo_proxy_tx_send(s, &s->to_guest, COLO_PROXY_TX_DELIVERED, buf, len, 0);
 }
 
 /*
@@ -315,7 +554,8 @@ static bool colo_proxy_ingress_tcp(ColoProxyState *s, uint8_t *buf,
     ColoProxyFrame *f;
 
     if (QTAILQ_EMPTY(&pc->ingress) &&
-        colo_seq_ingress(&pc->seq, frame, p) == COLO_SEQ_PASS) {
+        colo_seq_ingress(&pc->seq, frame, p,
+                         colo_proxy_csum_partial(s, buf)) == COLO_SEQ_PASS) {
         return true;
     }
     if (pc->held >= COLO_PROXY_CONN_HOLD_MAX) {
@@ -340,7 +580,9 @@ static void colo_proxy_flush_conn(ColoProxyState *s, ColoProxyConn *pc)
         uint8_t *frame = f->data + colo_proxy_vnet_len(s);
 
         colo_proxy_parse(s, f->data, f->len, &p);
-        if (colo_seq_ingress(&pc->seq, frame, &p) == COLO_SEQ_HOLD) {
+        if (colo_seq_ingress(&pc->seq, frame, &p,
+                             colo_proxy_csum_partial(s, f->data)) ==
+            COLO_SEQ_HOLD) {
             return;
         }
         QTAILQ_REMOVE(&pc->ingress, f, next);
@@ -377,7 +619,8 @@ static void colo_proxy_secondary_egress(ColoProxyState *s, uint8_t *buf,
         return;
     }
     pc = colo_proxy_conn(s, &p);
-    colo_seq_egress(&pc->seq, buf + colo_proxy_vnet_len(s), &p);
+    colo_seq_egress(&pc->seq, buf + colo_proxy_vnet_len(s), &p,
+                    colo_proxy_csum_partial(s, buf));
     if (!QTAILQ_EMPTY(&pc->ingress)) {
         colo_proxy_flush_conn(s, pc);
     }
@@ -475,9 +718,22 @@ static ssize_t colo_proxy_primary_receive(ColoProxyState *s, bool ingress,
                                           const struct iovec *iov,
                                           int iovcnt)
 {
+    size_t len = iov_size(iov, iovcnt);
+
     if (!colo_proxy_protected(s)) {
-        s->stats.passed++;
-        return 0;
+        if (ingress || QSIMPLEQ_EMPTY(&s->to_net.queue)) {
+            s->stats.passed += !ingress;
+            return 0;
+        }
+        /* released frames still wait: this one goes after them */
+        if (len > COLO_PROXY_FRAME_MAX) {
+            s->drops.oversized++;
+            return len;
+        }
+        iov_to_buf(iov, iovcnt, 0, s->scratch, len);
+        colo_proxy_tx_send(s, &s->to_net, COLO_PROXY_TX_PASSED, s->scratch,
+                           len, flags);
+        return len;
     }
     if (ingress) {
         if (colo_link_io_send(s->link, iov, iovcnt)) {
@@ -492,9 +748,7 @@ static ssize_t colo_proxy_primary_receive(ColoProxyState *s, bool ingress,
         colo_cmp_primary(s->cmp, iov->iov_base, iov->iov_len,
                          colo_proxy_vnet_len(s), flags, colo_proxy_now_ns());
     } else {
-        size_t len = iov_to_buf(iov, iovcnt, 0, s->scratch,
-                                COLO_PROXY_FRAME_MAX);
-
+        len = iov_to_buf(iov, iovcnt, 0, s->scratch, COLO_PROXY_FRAME_MAX);
         colo_cmp_primary(s->cmp, s->scratch, len, colo_proxy_vnet_len(s),
                          flags, colo_proxy_now_ns());
     }
@@ -526,7 +780,8 @@ static ssize_t colo_proxy_secondary_receive(ColoProxyState *s, bool ingress,
     }
     colo_proxy_secondary_egress(s, s->scratch, len);
     if (s->failover) {
-        qemu_netfilter_pass_to_next(sender, flags, &copy, 1, &s->parent_obj);
+        colo_proxy_tx_send(s, &s->to_net, COLO_PROXY_TX_PASSED, s->scratch,
+                           len, flags);
     } else if (colo_link_io_send(s->link, &copy, 1)) {
         s->stats.to_peer++;
     } else if (colo_link_io_state(s->link) == COLO_LINK_IO_UP) {
@@ -772,6 +1027,11 @@ static void colo_proxy_setup(NetFilterState *nf, Error **errp)
     s->conns = colo_conn_table_new(s->max_conns, sizeof(ColoProxyConn), seed,
                                    colo_proxy_conn_release, s);
     s->scratch = g_malloc(COLO_PROXY_FRAME_MAX);
+    /* room for all the comparison may release at once, and a link's worth */
+    colo_proxy_tx_init(&s->to_net, false,
+                       2 * s->max_held_bytes + s->link_buffer);
+    colo_proxy_tx_init(&s->to_guest, true, s->link_buffer);
+    s->tx_bh = qemu_bh_new(colo_proxy_tx_bh, s);
     if (s->mode == COLO_PROXY_MODE_PRIMARY) {
         colo_proxy_cmp_setup(s, seed);
     }
@@ -806,6 +1066,12 @@ static void colo_proxy_cleanup(NetFilterState *nf)
     /* what the primary's guest sent still leaves, unprotected */
     colo_cmp_free(s->cmp);
     s->cmp = NULL;
+    if (s->tx_bh) {
+        colo_proxy_tx_detach(s, &s->to_net);
+        colo_proxy_tx_detach(s, &s->to_guest);
+        qemu_bh_delete(s->tx_bh);
+        s->tx_bh = NULL;
+    }
     colo_conn_table_free(s->conns);
     s->conns = NULL;
     g_free(s->scratch);
@@ -872,6 +1138,8 @@ static ColoProxyInfo *colo_proxy_info(ColoProxyState *s)
     }
     info->stats->link_failures = colo_link_io_stats(s->link)->failures;
     info->stats->link_buffered = colo_link_io_buffered(s->link);
+    info->stats->pending_frames = s->to_net.frames + s->to_guest.frames;
+    info->stats->pending_bytes = s->to_net.bytes + s->to_guest.bytes;
     info->stats->drops = g_memdup2(&s->drops, sizeof(s->drops));
     if (s->notify) {
         const ColoNotifyStats *ns = colo_notify_stats(s->notify);

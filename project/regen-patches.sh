@@ -108,7 +108,7 @@ step 3 patches/03-net-colo-proxy-core.diff tests/unit/meson.build MAINTAINERS
 step 4 patches/04-net-colo-proxy-compare.diff tests/unit/meson.build MAINTAINERS
 step 5 patches/05-net-colo-proxy.diff net/meson.build net/trace-events \
     qapi/qom.json qapi/net.json qemu-options.hx MAINTAINERS system/vl.c \
-    monitor/monitor.c \
+    monitor/monitor.c net/filter.c include/net/filter.h \
     meson.build
 step 6 patches/06-tests-qtest-colo-proxy.diff tests/qtest/meson.build MAINTAINERS
 step 7 patches/07-migration-colo-tcg-bql.diff migration/colo.c

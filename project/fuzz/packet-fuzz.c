@@ -35,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     colo_conn_key_from_packet(&p, &key);
     if (p.kind == COLO_PKT_TCP) {
         /* both directions, with whatever state earlier inputs left */
-        if (colo_seq_ingress(&seq, copy, &p) == COLO_SEQ_PASS) {
-            colo_seq_egress(&seq, copy, &p);
+        if (colo_seq_ingress(&seq, copy, &p, size & 1) == COLO_SEQ_PASS) {
+            colo_seq_egress(&seq, copy, &p, size & 1);
         }
         if (size && data[size - 1] == 0x5a) {
             colo_seq_checkpoint(&seq);

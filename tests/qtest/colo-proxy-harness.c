@@ -18,7 +18,15 @@
  */
 #define CP_SOCK_BUF (4 * 1024 * 1024)
 
-static void cp_socketpair(int sv[2])
+/* Send buffer of QEMU's end of the next hosts' network sockets, or 0. */
+static int cp_net_buf;
+
+void cp_set_net_buf(int bytes)
+{
+    cp_net_buf = bytes;
+}
+
+static void cp_socketpair(int sv[2], int qemu_sndbuf)
 {
     int size = CP_SOCK_BUF;
 
@@ -34,14 +42,19 @@ static void cp_socketpair(int sv[2])
             setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
         }
     }
+    if (qemu_sndbuf) {
+        /* a unix stream socket's sender is limited by its own buffer */
+        g_assert_cmpint(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &qemu_sndbuf,
+                                   sizeof(qemu_sndbuf)), ==, 0);
+    }
 }
 
 void cp_host_start(CpHost *h, const char *extra)
 {
     int net[2], guest[2];
 
-    cp_socketpair(net);
-    cp_socketpair(guest);
+    cp_socketpair(net, cp_net_buf);
+    cp_socketpair(guest, 0);
     h->qts = qtest_initf("-M none "
                          "-netdev socket,id=hn0,fd=%d "
                          "-netdev socket,id=guest0,fd=%d "

@@ -39,6 +39,12 @@ typedef struct CpHost {
  * NULL.
  */
 void cp_host_start(CpHost *h, const char *extra);
+/*
+ * Give QEMU's end of the network socket of the hosts started from now on
+ * a send buffer of @bytes (0: the large default), so that the "network"
+ * takes frames only as fast as the test reads them.
+ */
+void cp_set_net_buf(int bytes);
 void cp_host_stop(CpHost *h);
 
 /* Write one frame with the socket netdev's framing. */

@@ -1215,6 +1215,77 @@ static void test_seq_held_at_exit(void)
     cp_pair_stop(&p);
 }
 
+/* ---- large releases, at the pace the network takes them ---- */
+
+typedef enum BurstEnd {
+    BURST_CHECKPOINT,       /* a checkpoint releases them */
+    BURST_STOPPED,          /* ... while the VM is stopped, as under COLO */
+    BURST_LINK_LOST,        /* the secondary dies: released unprotected */
+    BURST_OBJECT_DEL,       /* the proxy is deleted */
+} BurstEnd;
+
+enum { BURST_FRAMES = 50000 };
+
+static GByteArray *burst_frame(const CpFlow *f, uint32_t i)
+{
+    char tag[16];
+
+    snprintf(tag, sizeof(tag), "%08" PRIu32, i);
+    return cp_frame_udp(f, tag, 8);
+}
+
+/*
+ * 50000 frames of the primary's guest are held, then let go at once;
+ * the network takes them only as fast as the test reads (a small socket
+ * buffer), while QEMU's net queue would keep just 10000.  Every frame
+ * arrives, once, in order, and "released" counts what really left.
+ */
+static void test_release_burst(const void *opaque)
+{
+    BurstEnd end = GPOINTER_TO_INT(opaque);
+    CpFlow vm = cp_flow(false, 0, 80, 40000);
+    CpPair p;
+
+    cp_set_net_buf(16 * 1024);
+    cp_pair_start(&p, "max-held=60000,max-conn-held=60000", NULL);
+    cp_set_net_buf(0);
+    for (uint32_t i = 0; i < BURST_FRAMES; i++) {
+        g_autoptr(GByteArray) f = burst_frame(&vm, i);
+
+        cp_send(p.pri.guest_fd, f);
+    }
+    cp_wait_stat(p.pri.qts, "held-frames", BURST_FRAMES);
+    switch (end) {
+    case BURST_CHECKPOINT:
+        cp_event(p.pri.qts, "checkpoint");
+        break;
+    case BURST_STOPPED:
+        qtest_qmp_assert_success(p.pri.qts, "{ 'execute': 'stop' }");
+        cp_event(p.pri.qts, "checkpoint");
+        qtest_qmp_assert_success(p.pri.qts, "{ 'execute': 'cont' }");
+        break;
+    case BURST_LINK_LOST:
+        cp_host_stop(&p.sec);
+        break;
+    case BURST_OBJECT_DEL:
+        qtest_qmp_assert_success(p.pri.qts, "{ 'execute': 'object-del', "
+                                 "'arguments': { 'id': 'cp0' } }");
+        break;
+    }
+    for (uint32_t i = 0; i < BURST_FRAMES; i++) {
+        g_autoptr(GByteArray) want = burst_frame(&vm, i);
+
+        cp_expect(p.pri.net_fd, want);
+    }
+    if (end != BURST_OBJECT_DEL) {
+        g_assert_cmpuint(cp_stat(p.pri.qts, "released"), ==, BURST_FRAMES);
+        g_assert_cmpuint(cp_stat(p.pri.qts, "pending-frames"), ==, 0);
+        g_assert_cmpuint(cp_stat(p.pri.qts, "drops.pending-full"), ==, 0);
+    }
+    g_assert_false(cp_pending(p.pri.net_fd));
+    cp_pair_stop(&p);
+}
+
 static const SeqCase seq_cases[] = {
     { false, 0xfffffffe, 0xfffffff0, 0x7ffffff8 },
     { false, 0x00000001, 0xffffffff, 0xfffffff6 },
@@ -1274,5 +1345,13 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/link/reject/busy", test_reject_busy);
     qtest_add_func("/colo-proxy/link/recover", test_link_recover);
     qtest_add_func("/colo-proxy/link/silent-peer", test_link_silent_peer);
+    qtest_add_data_func("/colo-proxy/release/burst/checkpoint",
+                        GINT_TO_POINTER(BURST_CHECKPOINT), test_release_burst);
+    qtest_add_data_func("/colo-proxy/release/burst/vm-stopped",
+                        GINT_TO_POINTER(BURST_STOPPED), test_release_burst);
+    qtest_add_data_func("/colo-proxy/release/burst/link-lost",
+                        GINT_TO_POINTER(BURST_LINK_LOST), test_release_burst);
+    qtest_add_data_func("/colo-proxy/release/burst/object-del",
+                        GINT_TO_POINTER(BURST_OBJECT_DEL), test_release_burst);
     return g_test_run();
 }
