@@ -16,7 +16,7 @@ SRC   := build/src
 BLD   := build/qemu
 QTESTS := colo-proxy-test test-filter-mirror test-filter-redirector qom-test
 UNITS  := test-colo-proxy-link test-colo-proxy-packet test-colo-proxy-conn \
-          test-colo-proxy-seq test-colo-proxy-compare
+          test-colo-proxy-seq test-colo-proxy-rewrite test-colo-proxy-compare
 
 .PHONY: all deps qemu lay check demo bench series series-bisect clean
 

@@ -29,6 +29,7 @@ enum {
 /* Bytes of the secondary's TCP stream not compared yet. */
 typedef struct ColoCmpSeg {
     QTAILQ_ENTRY(ColoCmpSeg) next;
+    int64_t arrival_ns;
     uint64_t start;
     uint64_t end;
     uint8_t data[];
@@ -37,6 +38,7 @@ typedef struct ColoCmpSeg {
 /* A datagram (or whole frame) of the secondary not compared yet. */
 typedef struct ColoCmpDgram {
     QTAILQ_ENTRY(ColoCmpDgram) next;
+    int64_t arrival_ns;
     uint32_t len;
     uint8_t data[];
 } ColoCmpDgram;
@@ -46,7 +48,12 @@ struct ColoCmpConn {
     bool tcp;
     bool mismatched;                /* a request is out: hold until reset */
     bool queue_requested;           /* asked for over a bound, still over */
+    bool restarted;                 /* reused: the secondary's SYN to come */
     int64_t requested_ns;
+    /* the secondary sent what the primary did not match yet */
+    bool svm_waiting;
+    int64_t svm_flag_ns;            /* a SYN, FIN or RST of it, unmatched */
+    QTAILQ_ENTRY(ColoCmpConn) wait_next;
     QTAILQ_HEAD(, ColoCmpFrame) held;
     uint32_t held_frames;
     uint64_t held_bytes;
@@ -65,6 +72,7 @@ struct ColoCmpConn {
     uint64_t fin_pos[2];
     bool fin_matched;
     bool rst[2];
+    uint64_t rst_pos[2];
     QTAILQ_HEAD(, ColoCmpSeg) segs; /* sorted by start */
     uint64_t svm_bytes;
     /* datagrams */
@@ -77,6 +85,7 @@ struct ColoCmp {
     void *opaque;
     ColoConnTable *conns;
     QTAILQ_HEAD(, ColoCmpFrame) all;
+    QTAILQ_HEAD(, ColoCmpConn) waiting;     /* svm_waiting, unordered */
     uint32_t frames;
     uint64_t bytes;
     int64_t now;                    /* of the call being handled */
@@ -101,6 +110,7 @@ static const char *const colo_cmp_reasons[COLO_CMP_REASON__MAX] = {
     [COLO_CMP_QUEUE_TOTAL] = "queue-total",
     [COLO_CMP_SECONDARY_AHEAD] = "secondary-ahead",
     [COLO_CMP_EVICTED] = "connection-evicted",
+    [COLO_CMP_SECONDARY_ONLY] = "secondary-only",
 };
 
 const char *colo_cmp_reason_str(ColoCmpReason why)
@@ -198,10 +208,78 @@ static void colo_cmp_mismatch(ColoCmp *c, ColoCmpConn *cc, ColoCmpReason why)
     colo_cmp_request(c, cc, why);
 }
 
+/* The secondary's output waits for the primary's: watch it for age. */
+static void colo_cmp_svm_wait(ColoCmp *c, ColoCmpConn *cc)
+{
+    if (!cc->svm_waiting) {
+        cc->svm_waiting = true;
+        QTAILQ_INSERT_TAIL(&c->waiting, cc, wait_next);
+    }
+}
+
+static void colo_cmp_svm_unwait(ColoCmp *c, ColoCmpConn *cc)
+{
+    if (cc->svm_waiting) {
+        cc->svm_waiting = false;
+        QTAILQ_REMOVE(&c->waiting, cc, wait_next);
+    }
+}
+
+/* A SYN, FIN or RST the secondary sent and the primary did not (yet). */
+static bool colo_cmp_svm_flags_ahead(const ColoCmpConn *cc)
+{
+    return (cc->syn[SVM] && !cc->syn[PVM]) ||
+           (cc->fin[SVM] && !cc->fin[PVM]) ||
+           (cc->rst[SVM] && !cc->rst[PVM]);
+}
+
+/* When the oldest output of the secondary not matched came; or INT64_MAX. */
+static int64_t colo_cmp_svm_oldest(ColoCmpConn *cc)
+{
+    ColoCmpSeg *sg = QTAILQ_FIRST(&cc->segs);
+    ColoCmpDgram *d = QTAILQ_FIRST(&cc->dgrams);
+    int64_t t = INT64_MAX;
+
+    if (!colo_cmp_svm_flags_ahead(cc)) {
+        cc->svm_flag_ns = INT64_MAX;
+    }
+    t = MIN(t, cc->svm_flag_ns);
+    t = MIN(t, sg ? sg->arrival_ns : INT64_MAX);
+    return MIN(t, d ? d->arrival_ns : INT64_MAX);
+}
+
+/*
+ * Output only the secondary sends (a datagram, bytes, a SYN, FIN or RST
+ * the primary does not match within the compare timeout) is a divergence
+ * as much as a difference is.
+ */
+static void colo_cmp_tick_svm(ColoCmp *c)
+{
+    ColoCmpConn *cc, *next;
+
+    QTAILQ_FOREACH_SAFE(cc, &c->waiting, wait_next, next) {
+        int64_t t = cc->mismatched ? INT64_MAX : colo_cmp_svm_oldest(cc);
+
+        if (t == INT64_MAX) {
+            colo_cmp_svm_unwait(c, cc);
+        } else if (c->now - t >= c->lim.timeout_ns) {
+            colo_cmp_mismatch(c, cc, COLO_CMP_SECONDARY_ONLY);
+            colo_cmp_svm_unwait(c, cc);
+        }
+    }
+}
+
+/* An RST goes once the secondary's is at the same place, payload equal. */
+static bool colo_cmp_rst_releasable(ColoCmpConn *cc, ColoCmpFrame *f)
+{
+    return cc->rst[SVM] && cc->rst_pos[SVM] == f->start &&
+           (f->end == f->start || (cc->pos_known && f->end <= cc->pos));
+}
+
 static bool colo_cmp_tcp_releasable(ColoCmpConn *cc, ColoCmpFrame *f)
 {
     if (f->tcp_flags & COLO_TCP_RST) {
-        return cc->rst[SVM];
+        return colo_cmp_rst_releasable(cc, f);
     }
     if (f->tcp_flags & COLO_TCP_SYN) {
         return cc->syn[SVM] && cc->syn_flags[SVM] == cc->syn_flags[PVM];
@@ -346,6 +424,23 @@ static bool colo_cmp_tcp_bytes(ColoCmp *c, ColoCmpConn *cc)
     return true;
 }
 
+/*
+ * Both RSTs at one place; an RST from a side that sent no FIN against
+ * the other's FIN is a difference at once (it would only time out).
+ */
+static bool colo_cmp_tcp_rst(ColoCmpConn *cc)
+{
+    if (cc->rst[PVM] && cc->rst[SVM] && cc->rst_pos[PVM] != cc->rst_pos[SVM]) {
+        return false;
+    }
+    for (int x = PVM; x <= SVM; x++) {
+        if (cc->rst[x] && !cc->fin[x] && cc->fin[!x]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Data past a side's FIN, from the other side, is a difference. */
 static bool colo_cmp_tcp_fin(ColoCmpConn *cc)
 {
@@ -387,7 +482,7 @@ static void colo_cmp_tcp_advance(ColoCmp *c, ColoCmpConn *cc)
         colo_cmp_mismatch(c, cc, COLO_CMP_MISMATCH_PAYLOAD);
         return;
     }
-    if (!colo_cmp_tcp_fin(cc)) {
+    if (!colo_cmp_tcp_fin(cc) || !colo_cmp_tcp_rst(cc)) {
         colo_cmp_mismatch(c, cc, COLO_CMP_MISMATCH_FLAGS);
         return;
     }
@@ -400,9 +495,6 @@ static void colo_cmp_tcp_side(ColoCmpConn *cc, int side, const ColoPacket *p,
 {
     uint8_t fl = p->tcp_flags;
 
-    if (fl & COLO_TCP_RST) {
-        cc->rst[side] = true;
-    }
     if (fl & COLO_TCP_SYN) {
         cc->syn[side] = true;
         cc->syn_flags[side] = fl & (COLO_TCP_SYN | COLO_TCP_ACK);
@@ -418,6 +510,10 @@ static void colo_cmp_tcp_side(ColoCmpConn *cc, int side, const ColoPacket *p,
             cc->pos = *start;
             cc->pos_known = true;
         }
+    }
+    if ((fl & COLO_TCP_RST) && !cc->rst[side]) {
+        cc->rst[side] = true;
+        cc->rst_pos[side] = *start;
     }
     /*
      * A FIN before pos was sent before the last checkpoint (the secondary's
@@ -452,7 +548,18 @@ static void colo_cmp_tcp_secondary(ColoCmp *c, ColoCmpConn *cc,
     const uint8_t *data;
     ColoCmpSeg *s, *at;
 
+    if (cc->restarted) {
+        if (!(p->tcp_flags & COLO_TCP_SYN)) {
+            c->stats.svm_dropped++;     /* of the connection before */
+            return;
+        }
+        cc->restarted = false;
+    }
     colo_cmp_tcp_side(cc, SVM, p, &start);
+    if (colo_cmp_svm_flags_ahead(cc)) {
+        cc->svm_flag_ns = MIN(cc->svm_flag_ns, c->now);
+        colo_cmp_svm_wait(c, cc);
+    }
     if ((p->tcp_flags & COLO_TCP_SYN) || !p->payload_len) {
         return;
     }
@@ -485,10 +592,12 @@ static void colo_cmp_tcp_secondary(ColoCmp *c, ColoCmpConn *cc,
         return;
     }
     s = colo_cmp_alloc(c, end - start);
+    s->arrival_ns = c->now;
     s->start = start;
     s->end = end;
     memcpy(s->data, data, end - start);
     cc->svm_bytes += end - start;
+    colo_cmp_svm_wait(c, cc);
     /* in order, the usual case, it goes last: no walk */
     at = QTAILQ_LAST(&cc->segs);
     if (!at || at->start <= start) {
@@ -537,17 +646,76 @@ static uint32_t colo_cmp_digest(const uint8_t *frame, const ColoPacket *p,
     }
 }
 
+/* Bytes of a compared body that are not compared. */
+typedef struct ColoCmpMask {
+    uint32_t off;
+    uint32_t len;
+} ColoCmpMask;
+
+enum { COLO_CMP_MASKS_MAX = 4 };
+
+static bool colo_cmp_icmp4_error(uint8_t type)
+{
+    return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
+/*
+ * An ICMP message's checksum, and in the IPv4 header an ICMPv4 error
+ * quotes, its ID, TTL and checksum: two guests (a forwarding or NATing
+ * one) may choose those differently, as for their own IP headers.
+ * In ascending order, inside @len.
+ */
+static int colo_cmp_icmp_masks(const ColoPacket *p, const uint8_t *body,
+                               uint32_t len, ColoCmpMask *m)
+{
+    int n = 0;
+
+    if (p->kind != COLO_PKT_IP || len < 4 ||
+        (p->proto != IPPROTO_ICMP && p->proto != IPPROTO_ICMPV6)) {
+        return 0;
+    }
+    m[n++] = (ColoCmpMask) { 2, 2 };
+    if (p->proto == IPPROTO_ICMP && colo_cmp_icmp4_error(body[0]) &&
+        len >= 8 + 20 && body[8] >> 4 == 4) {
+        m[n++] = (ColoCmpMask) { 8 + 4, 2 };
+        m[n++] = (ColoCmpMask) { 8 + 8, 1 };
+        m[n++] = (ColoCmpMask) { 8 + 10, 2 };
+    }
+    return n;
+}
+
+static bool colo_cmp_masked_equal(const uint8_t *a, const uint8_t *b,
+                                  uint32_t len, const ColoCmpMask *m, int n)
+{
+    uint32_t at = 0;
+
+    for (int i = 0; i <= n; i++) {
+        uint32_t stop = i < n ? m[i].off : len;
+
+        if (memcmp(a + at, b + at, stop - at)) {
+            return false;
+        }
+        at = i < n ? stop + m[i].len : len;
+    }
+    return true;
+}
+
 static bool colo_cmp_dgram_equal(ColoCmpFrame *f, const ColoCmpDgram *d)
 {
+    ColoCmpMask m[COLO_CMP_MASKS_MAX];
     uint8_t prefix[2];
     const uint8_t *body;
     uint32_t len, plen;
     ColoPacket p;
+    int n;
 
     colo_packet_parse(f->data + f->vnet_len, f->len - f->vnet_len, &p);
     plen = colo_cmp_digest(f->data + f->vnet_len, &p, prefix, &body, &len);
-    return d->len == plen + len && !memcmp(d->data, prefix, plen) &&
-           !memcmp(d->data + plen, body, len);
+    if (d->len != plen + len || memcmp(d->data, prefix, plen)) {
+        return false;
+    }
+    n = colo_cmp_icmp_masks(&p, body, len, m);
+    return colo_cmp_masked_equal(d->data + plen, body, len, m, n);
 }
 
 /* Pair the secondary's datagrams with the primary's, oldest first. */
@@ -592,11 +760,13 @@ static void colo_cmp_dgram_secondary(ColoCmp *c, ColoCmpConn *cc,
         return;
     }
     d = colo_cmp_alloc(c, plen + len);
+    d->arrival_ns = c->now;
     d->len = plen + len;
     memcpy(d->data, prefix, plen);
     memcpy(d->data + plen, body, len);
     cc->svm_bytes += d->len;
     QTAILQ_INSERT_TAIL(&cc->dgrams, d, next);
+    colo_cmp_svm_wait(c, cc);
 }
 
 /* ---- connections ---- */
@@ -622,24 +792,57 @@ static void colo_cmp_conn_release(void *opaque, ColoConn *conn)
         colo_cmp_send(c, f);
     }
     colo_cmp_free_svm(c, cc, false);
+    colo_cmp_svm_unwait(c, cc);
 }
 
+/*
+ * A SYN started a new connection on the 5-tuple (colo_conn_track()): its
+ * comparison starts from scratch.  What the secondary sends before its
+ * own SYN belongs to the connection before; primary frames of that one
+ * still held cannot be compared any more and wait for a checkpoint.
+ */
+static void colo_cmp_tcp_restart(ColoCmp *c, ColoCmpConn *cc)
+{
+    colo_cmp_free_svm(c, cc, true);
+    cc->ref_known = false;
+    cc->pos_known = false;
+    cc->pos = 0;
+    cc->pvm_next = 0;
+    memset(cc->syn, 0, sizeof(cc->syn));
+    memset(cc->fin, 0, sizeof(cc->fin));
+    memset(cc->rst, 0, sizeof(cc->rst));
+    cc->fin_matched = false;
+    cc->svm_flag_ns = INT64_MAX;
+    cc->restarted = true;
+    if (!QTAILQ_EMPTY(&cc->held) && !cc->mismatched) {
+        colo_cmp_mismatch(c, cc, COLO_CMP_MISMATCH_FLAGS);
+    }
+}
+
+/*
+ * The connection of @p, created if need be.  Only what the primary's
+ * guest and the client send says how the connection lives: the
+ * secondary's SYN has a number of its own.
+ */
 static ColoCmpConn *colo_cmp_conn(ColoCmp *c, const ColoPacket *p,
-                                  int64_t now)
+                                  int64_t now, bool pvm)
 {
     ColoConnKey key;
     ColoCmpConn *cc;
     bool created;
+    int side = colo_conn_key_from_packet(p, &key);
 
-    colo_conn_key_from_packet(p, &key);
     cc = (ColoCmpConn *)colo_conn_get(c->conns, &key, now, &created);
     if (created) {
         QTAILQ_INIT(&cc->held);
         QTAILQ_INIT(&cc->segs);
         QTAILQ_INIT(&cc->dgrams);
         cc->tcp = p->kind == COLO_PKT_TCP;
+        cc->svm_flag_ns = INT64_MAX;
     }
-    colo_conn_track(&cc->conn, p, now);
+    if (pvm && cc->tcp && colo_conn_track(&cc->conn, p, side)) {
+        colo_cmp_tcp_restart(c, cc);
+    }
     return cc;
 }
 
@@ -740,7 +943,7 @@ void colo_cmp_primary(ColoCmp *c, const uint8_t *buf, uint32_t len,
     colo_packet_parse(buf + vnet_len, len - vnet_len, &p);
     c->stats.compared++;
     c->stats.malformed += p.kind == COLO_PKT_MALFORMED;
-    cc = colo_cmp_conn(c, &p, now);
+    cc = colo_cmp_conn(c, &p, now, true);
     if (cc->tcp && p.kind == COLO_PKT_TCP &&
         colo_cmp_tcp_pass(c, cc, buf + vnet_len, &p)) {
         c->stats.released++;
@@ -783,13 +986,34 @@ void colo_cmp_secondary(ColoCmp *c, const uint8_t *buf, uint32_t len,
     colo_packet_parse(frame, len - MIN(vnet_len, len), &p);
     c->stats.compared++;
     c->stats.malformed += p.kind == COLO_PKT_MALFORMED;
-    cc = colo_cmp_conn(c, &p, now);
+    cc = colo_cmp_conn(c, &p, now, false);
     if (cc->tcp && p.kind == COLO_PKT_TCP) {
         colo_cmp_tcp_secondary(c, cc, frame, &p);
         colo_cmp_tcp_advance(c, cc);
     } else if (!cc->tcp) {
         colo_cmp_dgram_secondary(c, cc, frame, &p);
         colo_cmp_dgram_advance(c, cc);
+    }
+}
+
+void colo_cmp_ingress(ColoCmp *c, const uint8_t *buf, uint32_t len,
+                      uint32_t vnet_len, int64_t now)
+{
+    ColoConnKey key;
+    ColoCmpConn *cc;
+    ColoPacket p;
+    int side;
+
+    vnet_len = MIN(vnet_len, len);
+    if (colo_packet_parse(buf + vnet_len, len - vnet_len, &p) !=
+        COLO_PKT_TCP) {
+        return;
+    }
+    side = colo_conn_key_from_packet(&p, &key);
+    cc = (ColoCmpConn *)colo_conn_lookup(c->conns, &key);
+    c->now = now;
+    if (cc && cc->tcp && colo_conn_track(&cc->conn, &p, side)) {
+        colo_cmp_tcp_restart(c, cc);
     }
 }
 
@@ -808,6 +1032,9 @@ static void colo_cmp_reset(void *opaque, ColoConn *conn)
     memset(cc->fin, 0, sizeof(cc->fin));
     memset(cc->rst, 0, sizeof(cc->rst));
     cc->fin_matched = false;
+    cc->restarted = false;
+    cc->svm_flag_ns = INT64_MAX;
+    colo_cmp_svm_unwait(c, cc);
 }
 
 static void colo_cmp_flush(ColoCmp *c, uint64_t *counter)
@@ -838,8 +1065,9 @@ void colo_cmp_tick(ColoCmp *c, int64_t now)
     ColoCmpFrame *f;
 
     c->now = now;
-    /* forget connections closed (FIN or RST) longer than the grace ago */
+    /* forget connections closed and unused for longer than the grace */
     colo_conn_reap(c->conns, now, c->lim.closed_grace_ns, 0);
+    colo_cmp_tick_svm(c);
     f = QTAILQ_FIRST(&c->all);
     if (!f || now - f->arrival_ns < c->lim.timeout_ns) {
         return;
@@ -863,6 +1091,7 @@ ColoCmp *colo_cmp_new(const ColoCmpLimits *lim, uint32_t seed,
     c->conns = colo_conn_table_new(lim->max_conns, sizeof(ColoCmpConn), seed,
                                    colo_cmp_conn_release, c);
     QTAILQ_INIT(&c->all);
+    QTAILQ_INIT(&c->waiting);
     QSLIST_INIT(&c->cache[0]);
     QSLIST_INIT(&c->cache[1]);
     return c;

@@ -38,6 +38,8 @@ typedef enum ColoCmpReason {
     COLO_CMP_QUEUE_TOTAL,       /* everything held is too much */
     COLO_CMP_SECONDARY_AHEAD,   /* the secondary's output is too far ahead */
     COLO_CMP_EVICTED,           /* the table evicted a connection that held */
+    COLO_CMP_SECONDARY_ONLY,    /* the secondary sent what the primary did
+                                 * not, for longer than the timeout */
     COLO_CMP_REASON__MAX,
 } ColoCmpReason;
 
@@ -107,6 +109,12 @@ void colo_cmp_primary(ColoCmp *c, const uint8_t *buf, uint32_t len,
 /* A frame the secondary VM sent; only compared, never sent on. */
 void colo_cmp_secondary(ColoCmp *c, const uint8_t *buf, uint32_t len,
                         uint32_t vnet_len, int64_t now);
+/*
+ * A frame of the client's, to the primary's guest: it only tells how
+ * the connection lives (a half-close, an RST, a SYN reusing the 5-tuple).
+ */
+void colo_cmp_ingress(ColoCmp *c, const uint8_t *buf, uint32_t len,
+                      uint32_t vnet_len, int64_t now);
 /* A checkpoint completed: release everything held, forget the rest. */
 void colo_cmp_checkpoint(ColoCmp *c);
 /* Unprotected from now on (link lost, failover): release everything. */

@@ -10,11 +10,15 @@
 #include "qemu/host-utils.h"
 #include "qemu/jhash.h"
 #include "net/colo-proxy-conn.h"
+#include "net/colo-proxy-seq.h"
 
 enum {
     /* Entries looked at, oldest first, to find one to evict. */
     COLO_CONN_EVICT_SCAN = 64,
 };
+
+/* The largest window TCP can announce (RFC 7323: 65535 << 14). */
+#define COLO_CONN_RST_WINDOW (1u << 30)
 
 typedef QLIST_HEAD(, ColoConn) ColoConnBucket;
 
@@ -80,9 +84,15 @@ int colo_conn_key_from_packet(const ColoPacket *p, ColoConnKey *key)
 
     memset(key, 0, sizeof(*key));
     key->vlan = p->vlan;
+    key->kind = p->kind;
     if (p->kind == COLO_PKT_L2 || p->kind == COLO_PKT_MALFORMED) {
-        /* one stream per ethertype: compared frame by frame, in order */
+        /* one stream per ethertype (or ARP exchange), frame by frame */
         key->port[0] = p->ethertype;
+        if (p->arp_op) {
+            key->proto = p->arp_op;
+            memcpy(key->addr[0], p->src, 4);
+            memcpy(key->addr[1], p->dst, 4);
+        }
         return 0;
     }
     key->ip_version = p->ip_version;
@@ -112,23 +122,54 @@ ColoConn *colo_conn_lookup(ColoConnTable *t, const ColoConnKey *key)
     return NULL;
 }
 
-void colo_conn_track(ColoConn *c, const ColoPacket *p, int64_t now)
+/* An RST is in the window of its receiver, which acked @rcv up to there. */
+static bool colo_conn_rst_in_window(const ColoConnPeer *rcv, uint32_t seq)
 {
+    return !rcv->ack_seen ||
+           seq_between(seq, rcv->ack, rcv->ack + COLO_CONN_RST_WINDOW);
+}
+
+bool colo_conn_track(ColoConn *c, const ColoPacket *p, int side)
+{
+    ColoConnPeer *me = &c->peer[side], *other = &c->peer[!side];
+    uint8_t fl = p->tcp_flags;
+    bool reopen = false;
+
     if (p->kind != COLO_PKT_TCP) {
-        return;
+        return false;
     }
-    if (p->tcp_flags & (COLO_TCP_FIN | COLO_TCP_RST)) {
-        if (c->state != COLO_CONN_CLOSED) {
-            c->state = COLO_CONN_CLOSED;
-            c->closed_ns = now;
-        }
-    } else if (p->tcp_flags & COLO_TCP_SYN) {
-        if (c->state == COLO_CONN_CLOSED) {
+    if ((fl & COLO_TCP_SYN) && !(fl & COLO_TCP_RST)) {
+        reopen = c->state == COLO_CONN_CLOSED || (me->syn && p->seq != me->isn);
+        if (reopen) {
+            memset(c->peer, 0, sizeof(c->peer));
             c->state = COLO_CONN_NEW;
         }
-    } else if (c->state == COLO_CONN_NEW) {
+        me->syn = true;
+        me->isn = p->seq;
+    }
+    if (fl & COLO_TCP_RST) {
+        if (colo_conn_rst_in_window(other, p->seq)) {
+            c->state = COLO_CONN_CLOSED;
+        }
+        return false;
+    }
+    if (fl & COLO_TCP_ACK) {
+        me->ack = p->ack;
+        me->ack_seen = true;
+        if (other->fin && !seq_before(p->ack, other->fin_end)) {
+            other->fin_acked = true;
+        }
+    }
+    if ((fl & COLO_TCP_FIN) && !(fl & COLO_TCP_SYN)) {
+        me->fin = true;
+        me->fin_end = p->seq + p->payload_len + 1;
+    }
+    if (me->fin_acked && other->fin_acked) {
+        c->state = COLO_CONN_CLOSED;
+    } else if (c->state == COLO_CONN_NEW && !(fl & COLO_TCP_SYN)) {
         c->state = COLO_CONN_ESTABLISHED;
     }
+    return reopen;
 }
 
 void colo_conn_remove(ColoConnTable *t, ColoConn *c)
@@ -202,7 +243,7 @@ void colo_conn_reap(ColoConnTable *t, int64_t now, int64_t grace_ns,
 
     QTAILQ_FOREACH_SAFE(c, &t->lru, lru, next) {
         bool closed = c->state == COLO_CONN_CLOSED &&
-                      now - c->closed_ns >= grace_ns;
+                      now - c->last_ns >= grace_ns;
         bool idle = idle_ns && now - c->last_ns >= idle_ns;
 
         if (closed || idle) {

@@ -278,6 +278,16 @@ bool colo_link_io_send(ColoLinkIO *l, const struct iovec *iov, int iovcnt)
     return true;
 }
 
+bool colo_link_io_send_epoch(ColoLinkIO *l)
+{
+    if (l->state != COLO_LINK_IO_UP || l->close_reason) {
+        return false;
+    }
+    /* a marker is never refused for room: it is what makes frames safe */
+    colo_link_io_queue(l, COLO_LINK_EPOCH, NULL, 0);
+    return true;
+}
+
 static void colo_link_io_bye(ColoLinkIO *l, const char *reason)
 {
     struct iovec iov = {
@@ -327,6 +337,9 @@ static bool colo_link_io_msg(void *opaque, ColoLinkType type,
         l->stats.rx_frames++;
         l->stats.rx_bytes += len;
         l->ops->frame(l->opaque, payload, len);
+        return !l->close_reason;
+    case COLO_LINK_EPOCH:
+        l->ops->epoch(l->opaque);
         return !l->close_reason;
     case COLO_LINK_BYE:
         why = g_strdup_printf("peer closed the link: %.*s", (int)len,

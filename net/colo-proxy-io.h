@@ -38,6 +38,8 @@ typedef struct ColoLinkIOOps {
     void (*refused)(void *opaque, const char *reason);
     /* A frame from the peer; valid only during the call. */
     void (*frame)(void *opaque, const uint8_t *buf, uint32_t len);
+    /* The peer's checkpoint marker (COLO_LINK_EPOCH). */
+    void (*epoch)(void *opaque);
 } ColoLinkIOOps;
 
 typedef struct ColoLinkIOConfig {
@@ -74,6 +76,9 @@ void colo_link_io_free(ColoLinkIO *l);
  * decides what that means for the frame.
  */
 bool colo_link_io_send(ColoLinkIO *l, const struct iovec *iov, int iovcnt);
+
+/* Queue a checkpoint marker, in order with the frames; false if down. */
+bool colo_link_io_send_epoch(ColoLinkIO *l);
 
 ColoLinkIOState colo_link_io_state(const ColoLinkIO *l);
 const char *colo_link_io_last_error(const ColoLinkIO *l);

@@ -121,6 +121,7 @@ static int64_t colo_link_max_len(uint8_t type)
     case COLO_LINK_FRAME:
         return COLO_LINK_MAX_PAYLOAD;
     case COLO_LINK_HEARTBEAT:
+    case COLO_LINK_EPOCH:
         return 0;
     case COLO_LINK_BYE:
         return COLO_LINK_REASON_MAX;
@@ -213,4 +214,54 @@ size_t colo_link_decode(ColoLinkDecoder *d, const uint8_t *buf, size_t len,
         }
     }
     return off;
+}
+
+void colo_epoch_reset(ColoEpoch *e)
+{
+    e->state = COLO_EPOCH_CURRENT;
+}
+
+bool colo_epoch_local(ColoEpoch *e, int64_t now)
+{
+    if (e->state == COLO_EPOCH_EARLY) {
+        e->state = COLO_EPOCH_CURRENT;
+        return true;
+    }
+    e->state = COLO_EPOCH_STALE;
+    e->since_ns = now;
+    return false;
+}
+
+void colo_epoch_marker(ColoEpoch *e, int64_t now)
+{
+    if (e->state == COLO_EPOCH_STALE) {
+        e->state = COLO_EPOCH_CURRENT;
+    } else if (e->state == COLO_EPOCH_CURRENT) {
+        e->state = COLO_EPOCH_EARLY;
+        e->since_ns = now;
+    }
+    /* a second marker while early: the frames held stay held, in order */
+}
+
+bool colo_epoch_expire(ColoEpoch *e, int64_t now, int64_t timeout_ns)
+{
+    bool early = e->state == COLO_EPOCH_EARLY;
+
+    if (e->state == COLO_EPOCH_CURRENT || now - e->since_ns < timeout_ns) {
+        return false;
+    }
+    e->state = COLO_EPOCH_CURRENT;
+    e->timeouts++;
+    return early;
+}
+
+ColoEpochVerdict colo_epoch_verdict(const ColoEpoch *e)
+{
+    static const ColoEpochVerdict verdicts[] = {
+        [COLO_EPOCH_CURRENT] = COLO_EPOCH_PASS,
+        [COLO_EPOCH_STALE] = COLO_EPOCH_DROP,
+        [COLO_EPOCH_EARLY] = COLO_EPOCH_HOLD,
+    };
+
+    return verdicts[e->state];
 }

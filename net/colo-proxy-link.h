@@ -22,7 +22,7 @@
 #ifndef QEMU_NET_COLO_PROXY_LINK_H
 #define QEMU_NET_COLO_PROXY_LINK_H
 
-#define COLO_LINK_VERSION       1
+#define COLO_LINK_VERSION       2
 #define COLO_LINK_HDR_LEN       8
 #define COLO_LINK_HELLO_LEN     16
 /* A 64 KiB frame plus room for a vnet header. */
@@ -34,6 +34,7 @@ typedef enum ColoLinkType {
     COLO_LINK_FRAME = 2,        /* a guest frame as the netdev saw it */
     COLO_LINK_HEARTBEAT = 3,    /* liveness; empty */
     COLO_LINK_BYE = 4,          /* orderly close; a reason in UTF-8 */
+    COLO_LINK_EPOCH = 5,        /* a checkpoint was handled; empty */
     COLO_LINK_TYPE__MAX,
 } ColoLinkType;
 
@@ -106,5 +107,44 @@ ColoLinkError colo_link_hello_check(const ColoLinkHello *mine,
                                     const ColoLinkHello *peer);
 
 const char *colo_link_error_str(ColoLinkError err);
+
+/*
+ * Checkpoint epochs.  Each side sends COLO_LINK_EPOCH, in order with its
+ * frames, when it handles a checkpoint: what it sent before the marker
+ * belongs to the state before the checkpoint.  So a side that handled a
+ * checkpoint drops what the peer sent before the peer's marker (stale: the
+ * secondary's output from before it was reloaded, ingress the reloaded
+ * secondary already has the effect of), and a side that got the peer's
+ * marker before its own checkpoint holds what follows the marker until
+ * then (the reloaded secondary's output, early).  Neither waits for
+ * ever: after a timeout the peer's frames are current again.
+ */
+typedef enum ColoEpochState {
+    COLO_EPOCH_CURRENT,         /* both sides are at the same checkpoint */
+    COLO_EPOCH_STALE,           /* ours handled, the peer's marker to come */
+    COLO_EPOCH_EARLY,           /* the peer's marker came first */
+} ColoEpochState;
+
+typedef enum ColoEpochVerdict {
+    COLO_EPOCH_PASS,            /* a frame of the peer: handle it */
+    COLO_EPOCH_DROP,            /* ... drop it, stale */
+    COLO_EPOCH_HOLD,            /* ... hold it until our checkpoint */
+} ColoEpochVerdict;
+
+typedef struct ColoEpoch {
+    ColoEpochState state;
+    int64_t since_ns;
+    uint64_t timeouts;          /* waits given up */
+} ColoEpoch;
+
+/* A new link: nothing is known of the peer's checkpoints. */
+void colo_epoch_reset(ColoEpoch *e);
+/* We handled a checkpoint; true if the frames held as early may go. */
+bool colo_epoch_local(ColoEpoch *e, int64_t now);
+/* The peer's marker arrived. */
+void colo_epoch_marker(ColoEpoch *e, int64_t now);
+/* Give up a wait older than @timeout_ns; true if held frames may go. */
+bool colo_epoch_expire(ColoEpoch *e, int64_t now, int64_t timeout_ns);
+ColoEpochVerdict colo_epoch_verdict(const ColoEpoch *e);
 
 #endif /* QEMU_NET_COLO_PROXY_LINK_H */

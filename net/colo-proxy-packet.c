@@ -19,6 +19,8 @@
 #define ETHTYPE_IPV4     0x0800
 #define ETHTYPE_IPV6     0x86dd
 #define ETHTYPE_8021Q    0x8100
+#define ETHTYPE_ARP      0x0806
+#define ARP_IPV4_LEN     28
 #define IPV6_HLEN        40
 /* Longest IPv6 extension header chain we walk before giving up. */
 #define IPV6_MAX_EXT     8
@@ -185,6 +187,21 @@ static ColoPacketKind colo_pkt_parse_l4(const uint8_t *buf, ColoPacket *p)
     return p->kind;
 }
 
+/* ARP for IPv4 over Ethernet (RFC 826): note its opcode and addresses. */
+static void colo_pkt_parse_arp(const uint8_t *buf, uint32_t len,
+                               ColoPacket *p)
+{
+    const uint8_t *arp = colo_pkt_at(buf, len, p->l3_off, ARP_IPV4_LEN);
+
+    if (!arp || lduw_be_p(arp) != 1 || lduw_be_p(arp + 2) != ETHTYPE_IPV4 ||
+        arp[4] != 6 || arp[5] != 4 || !lduw_be_p(arp + 6)) {
+        return;
+    }
+    p->arp_op = lduw_be_p(arp + 6);
+    memcpy(p->src, arp + 14, 4);
+    memcpy(p->dst, arp + 24, 4);
+}
+
 ColoPacketKind colo_packet_parse(const uint8_t *buf, uint32_t len,
                                  ColoPacket *p)
 {
@@ -216,6 +233,9 @@ ColoPacketKind colo_packet_parse(const uint8_t *buf, uint32_t len,
     } else if (p->ethertype == ETHTYPE_IPV6) {
         ok = colo_pkt_parse_ipv6(buf, len, p);
     } else {
+        if (p->ethertype == ETHTYPE_ARP) {
+            colo_pkt_parse_arp(buf, len, p);
+        }
         return p->kind;
     }
     if (!ok || p->kind == COLO_PKT_FRAGMENT) {

@@ -50,6 +50,8 @@ typedef struct ColoPacket {
     uint8_t dst[COLO_PKT_ADDR_LEN];
     uint16_t sport;
     uint16_t dport;
+    /* ARP for IPv4 over Ethernet: its opcode; src and dst are SPA, TPA */
+    uint16_t arp_op;
     /* TCP only */
     uint32_t seq;
     uint32_t ack;

@@ -1,5 +1,5 @@
 /*
- * COLO proxy: the secondary's TCP sequence translation (no QOM, no I/O)
+ * COLO proxy: moving a TCP frame's sequence numbers (no QOM, no I/O)
  *
  * Copyright (c) 2026 The colo-proxy authors
  *
@@ -81,78 +81,21 @@ static void colo_seq_sack(uint8_t *tcp, uint32_t hdr_len, uint32_t offset,
     }
 }
 
-/* Learn the offset, or decide it cannot be learnt yet. */
-static bool colo_seq_learn(ColoSeq *s, const ColoPacket *p)
-{
-    if (!s->svm_isn_known) {
-        /*
-         * In a handshake the secondary VM has not sent its SYN yet: the
-         * ack names a number it has not chosen.  Outside one, this is a
-         * connection the last checkpoint copied: both VMs agree.
-         */
-        if (s->handshake || (p->tcp_flags & COLO_TCP_SYN)) {
-            return false;
-        }
-        s->offset = 0;
-    } else {
-        /* The first ack after the SYNs acknowledges the primary's ISN. */
-        s->offset = p->ack - 1 - s->svm_isn;
-    }
-    s->offset_known = true;
-    s->handshake = false;
-    return true;
-}
-
-ColoSeqVerdict colo_seq_ingress(ColoSeq *s, uint8_t *frame,
-                                const ColoPacket *p, bool partial)
+void colo_seq_move_ack(uint8_t *frame, const ColoPacket *p, uint32_t offset,
+                       bool partial)
 {
     uint8_t *tcp = frame + p->l4_off;
 
-    if ((p->tcp_flags & (COLO_TCP_SYN | COLO_TCP_ACK)) == COLO_TCP_SYN) {
-        if (s->offset_known) {
-            /* a client reusing the 4-tuple: a new connection */
-            memset(s, 0, sizeof(*s));
-        }
-        s->handshake = true;
-        return COLO_SEQ_PASS;
-    }
-    if (!(p->tcp_flags & COLO_TCP_ACK)) {
-        return COLO_SEQ_PASS;
-    }
-    if (!s->offset_known && !colo_seq_learn(s, p)) {
-        return COLO_SEQ_HOLD;
-    }
-    if (s->offset) {
-        colo_seq_set32(tcp, 8, p->ack - s->offset, partial);
-        colo_seq_sack(tcp, p->tcp_hdr_len, s->offset, partial);
-    }
-    return COLO_SEQ_PASS;
-}
-
-void colo_seq_egress(ColoSeq *s, uint8_t *frame, const ColoPacket *p,
-                     bool partial)
-{
-    uint8_t *tcp = frame + p->l4_off;
-
-    if (p->tcp_flags & COLO_TCP_SYN) {
-        if (s->offset_known && s->svm_isn_known && p->seq != s->svm_isn) {
-            /* a new connection on the same 4-tuple, not a retransmission */
-            memset(s, 0, sizeof(*s));
-        }
-        if (!s->offset_known) {
-            s->svm_isn = p->seq;
-            s->svm_isn_known = true;
-            s->handshake = true;
-        }
-    }
-    if (s->offset_known && s->offset) {
-        colo_seq_set32(tcp, 4, p->seq + s->offset, partial);
+    if (offset) {
+        colo_seq_set32(tcp, 8, p->ack - offset, partial);
+        colo_seq_sack(tcp, p->tcp_hdr_len, offset, partial);
     }
 }
 
-void colo_seq_checkpoint(ColoSeq *s)
+void colo_seq_move_seq(uint8_t *frame, const ColoPacket *p, uint32_t offset,
+                       bool partial)
 {
-    s->offset_known = true;
-    s->offset = 0;
-    s->handshake = false;
+    if (offset) {
+        colo_seq_set32(frame + p->l4_off, 4, p->seq + offset, partial);
+    }
 }

@@ -1,14 +1,10 @@
 /*
- * COLO proxy: TCP sequence arithmetic and the secondary's sequence
- * translation (no QOM, no I/O)
+ * COLO proxy: TCP sequence arithmetic, and moving a frame's numbers
+ * (no QOM, no I/O)
  *
  * The two VMs pick different initial sequence numbers for the same
- * connection.  The client only ever sees the primary's, so on the
- * secondary every TCP frame is translated: acknowledgements (and SACK
- * blocks) the client sends are moved from the primary's number space into
- * the secondary VM's, and the secondary VM's sequence numbers are moved
- * into the primary's.  The offset is learnt in the handshake, and is zero
- * for connections the last checkpoint copied into the secondary VM.
+ * connection; colo-proxy-rewrite.c translates between them with the
+ * helpers here, one frame at a time.
  *
  * Copyright (c) 2026 The colo-proxy authors
  *
@@ -37,34 +33,17 @@ static inline bool seq_between(uint32_t x, uint32_t a, uint32_t b)
     return x - a < b - a;
 }
 
-typedef enum ColoSeqVerdict {
-    COLO_SEQ_PASS,      /* translated (or nothing to do): deliver it */
-    COLO_SEQ_HOLD,      /* the offset is not known yet: hold the frame */
-} ColoSeqVerdict;
-
-/* Translation state of one connection on the secondary. */
-typedef struct ColoSeq {
-    bool svm_isn_known;     /* the secondary VM's SYN was seen */
-    bool offset_known;
-    bool handshake;         /* a SYN was seen and the offset is not known */
-    uint32_t svm_isn;
-    uint32_t offset;        /* primary's seq - secondary's seq, mod 2^32 */
-} ColoSeq;
-
 /*
- * A frame from the client to the secondary VM (mirrored by the primary):
- * translate ack and SACK blocks in place, fixing the TCP checksum unless
- * it is @partial (the vnet header says VIRTIO_NET_HDR_F_NEEDS_CSUM: it
- * holds only the pseudo-header's sum, which is left alone).
- * @p must be the parse of @frame and of kind COLO_PKT_TCP.
+ * Move the ack number and every SACK edge (RFC 2018) of the TCP frame
+ * @frame (parsed into @p) back by @offset, and its seq forward by it,
+ * fixing the TCP checksum unless it is @partial: with a vnet header's
+ * VIRTIO_NET_HDR_F_NEEDS_CSUM it holds only the pseudo-header's sum,
+ * which none of these fields is part of, and is left alone.
  */
-ColoSeqVerdict colo_seq_ingress(ColoSeq *s, uint8_t *frame,
-                                const ColoPacket *p, bool partial);
-/* A frame the secondary VM sends: translate seq in place. */
-void colo_seq_egress(ColoSeq *s, uint8_t *frame, const ColoPacket *p,
-                     bool partial);
-/* A checkpoint made the secondary VM a copy of the primary: offset 0. */
-void colo_seq_checkpoint(ColoSeq *s);
+void colo_seq_move_ack(uint8_t *frame, const ColoPacket *p, uint32_t offset,
+                       bool partial);
+void colo_seq_move_seq(uint8_t *frame, const ColoPacket *p, uint32_t offset,
+                       bool partial);
 
 /* Replace a 32-bit big-endian field, fixing @csum (RFC 1624). */
 void colo_csum_replace32(uint8_t *csum, uint8_t *field, uint32_t val);

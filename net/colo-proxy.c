@@ -49,8 +49,7 @@
 #include "net/colo-proxy-conn.h"
 #include "net/colo-proxy-io.h"
 #include "net/colo-proxy-notify.h"
-#include "net/colo-proxy-seq.h"
-#include "standard-headers/linux/virtio_net.h"
+#include "net/colo-proxy-rewrite.h"
 #include "trace.h"
 
 enum {
@@ -60,17 +59,17 @@ enum {
     COLO_PROXY_MAX_HELD_DEFAULT = 16384,            /* frames */
     COLO_PROXY_MAX_CONN_HELD_DEFAULT = 2048,        /* frames */
     COLO_PROXY_MAX_CONNS_DEFAULT = 65536,
-    /* Ingress frames held per connection until its offset is known. */
-    COLO_PROXY_CONN_HOLD_MAX = 16,
-    /* A closed connection's entry outlives it this long (ms). */
+    /* A closed connection's entry stays while used, and this long (ms). */
     COLO_PROXY_CLOSED_GRACE_MS = 10000,
-    /* Reap closed connections every this many new ones. */
-    COLO_PROXY_REAP_EVERY = 256,
 };
+
+/* Ingress held per connection until its offset is known (a handshake). */
+#define COLO_PROXY_CONN_HOLD_BYTES (256 * KiB)
 
 #define COLO_PROXY_LINK_BUFFER_DEFAULT (16 * MiB)
 #define COLO_PROXY_LINK_BUFFER_MIN     (2 * COLO_LINK_MAX_PAYLOAD)
 #define COLO_PROXY_FRAME_MAX           COLO_LINK_MAX_PAYLOAD
+#define COLO_PROXY_ETH_HLEN            14
 #define COLO_PROXY_MAX_HELD_BYTES_DEFAULT      (64 * MiB)
 #define COLO_PROXY_MAX_CONN_HELD_BYTES_DEFAULT (16 * MiB)
 #define COLO_PROXY_MAX_AHEAD_DEFAULT           (16 * MiB)
@@ -93,16 +92,6 @@ void colo_proxy_unregister_notifier(Notifier *notify)
 {
     notifier_remove(notify);
 }
-
-/* An ingress frame the secondary holds until its connection's offset. */
-typedef struct ColoProxyFrame {
-    QTAILQ_ENTRY(ColoProxyFrame) next;
-    unsigned flags;
-    uint32_t len;
-    uint8_t data[];
-} ColoProxyFrame;
-
-typedef QTAILQ_HEAD(, ColoProxyFrame) ColoProxyFrameQueue;
 
 /*
  * Frames passed on at the pace the next hop takes them.  QEMU's net queue
@@ -135,14 +124,6 @@ typedef struct ColoProxyTx {
     QSIMPLEQ_HEAD(, ColoProxyTxFrame) queue;
 } ColoProxyTx;
 
-/* Per-connection state (the secondary's sequence translation). */
-typedef struct ColoProxyConn {
-    ColoConn conn;
-    ColoSeq seq;
-    uint32_t held;
-    ColoProxyFrameQueue ingress;    /* waiting for the offset */
-} ColoProxyConn;
-
 struct ColoProxyState {
     NetFilterState parent_obj;
 
@@ -167,18 +148,21 @@ struct ColoProxyState {
     /* set up by colo_proxy_setup() */
     SocketAddress *link_addr;
     ColoLinkIO *link;
-    ColoConnTable *conns;
-    uint64_t conns_created;
     uint8_t *scratch;               /* a writable copy of one frame */
     ColoProxyTx to_net;             /* the guest's output, to the network */
     ColoProxyTx to_guest;           /* secondary: ingress, to its guest */
     QEMUBH *tx_bh;                  /* resumes both after a callback */
+    ColoEpoch epoch;                /* the peer's checkpoints and ours */
+    QSIMPLEQ_HEAD(, ColoProxyTxFrame) early;    /* held by the epoch */
+    uint64_t early_bytes;
+    QEMUTimer *tick_timer;
     bool failover;
     char *reported_error;           /* last link error reported */
 
+    /* secondary: the sequence translation */
+    ColoRw *rw;
     /* primary: the comparison of the two guests' output */
     ColoCmp *cmp;
-    QEMUTimer *cmp_timer;
     ColoNotify *notify;             /* an external COLO frame, if any */
 
     ColoProxyStats stats;
@@ -193,43 +177,6 @@ static int64_t colo_proxy_now_ns(void)
 static uint32_t colo_proxy_vnet_len(ColoProxyState *s)
 {
     return s->vnet_hdr ? s->parent_obj.netdev->vnet_hdr_len : 0;
-}
-
-/*
- * The vnet header says the TCP/UDP checksum is partial: the host or the
- * NIC completes it, and until then it holds the pseudo-header's sum.
- */
-static bool colo_proxy_csum_partial(ColoProxyState *s, const uint8_t *buf)
-{
-    return colo_proxy_vnet_len(s) &&
-           (buf[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM);
-}
-
-/* Parse a frame that may start with a vnet header; false if too short. */
-static bool colo_proxy_parse(ColoProxyState *s, const uint8_t *buf,
-                             uint32_t len, ColoPacket *p)
-{
-    uint32_t vlen = colo_proxy_vnet_len(s);
-
-    if (len < vlen) {
-        return false;
-    }
-    colo_packet_parse(buf + vlen, len - vlen, p);
-    return true;
-}
-
-/* ---- held frames ---- */
-
-static ColoProxyFrame *colo_proxy_frame_new(const struct iovec *iov,
-                                            int iovcnt, unsigned flags)
-{
-    size_t len = iov_size(iov, iovcnt);
-    ColoProxyFrame *f = g_malloc(sizeof(*f) + len);
-
-    f->flags = flags;
-    f->len = len;
-    iov_to_buf(iov, iovcnt, 0, f->data, len);
-    return f;
 }
 
 /* ---- passing frames on, at the next hop's pace ---- */
@@ -490,149 +437,20 @@ static const ColoCmpOps colo_proxy_cmp_ops = {
     .request = colo_proxy_cmp_request,
 };
 
-static void colo_proxy_cmp_tick(void *opaque)
-{
-    ColoProxyState *s = opaque;
-    int64_t now = colo_proxy_now_ns();
 
-    colo_cmp_tick(s->cmp, now);
-    timer_mod_ns(s->cmp_timer, now + s->compare_timeout * SCALE_MS / 4);
-}
-
-/* ---- the secondary's connections ---- */
-
-static void colo_proxy_conn_release(void *opaque, ColoConn *c)
-{
-    ColoProxyState *s = opaque;
-    ColoProxyConn *pc = (ColoProxyConn *)c;
-    ColoProxyFrame *f, *next;
-
-    QTAILQ_FOREACH_SAFE(f, &pc->ingress, next, next) {
-        QTAILQ_REMOVE(&pc->ingress, f, next);
-        g_free(f);
-        s->drops.evicted++;
-    }
-}
-
-static ColoProxyConn *colo_proxy_conn(ColoProxyState *s, const ColoPacket *p)
-{
-    int64_t now = colo_proxy_now_ns();
-    ColoConnKey key;
-    ColoProxyConn *pc;
-    bool created;
-
-    colo_conn_key_from_packet(p, &key);
-    pc = (ColoProxyConn *)colo_conn_get(s->conns, &key, now, &created);
-    if (created) {
-        QTAILQ_INIT(&pc->ingress);
-        /* now and then, forget connections closed a while ago */
-        if (!(++s->conns_created % COLO_PROXY_REAP_EVERY)) {
-            colo_conn_reap(s->conns, now,
-                           (int64_t)COLO_PROXY_CLOSED_GRACE_MS * SCALE_MS, 0);
-        }
-    }
-    colo_conn_track(&pc->conn, p, now);
-    return pc;
-}
+/* ---- the secondary's translation ---- */
 
 /* Hand a frame to the secondary's guest, as if the netdev had sent it. */
-static void colo_proxy_deliver(ColoProxyState *s, uint8_t *buf, uint32_t len)
+static void colo_proxy_deliver(void *opaque, uint8_t *buf, uint32_t len)
 {
+    ColoProxyState *s = opaque;
+
     colo_proxy_tx_send(s, &s->to_guest, COLO_PROXY_TX_DELIVERED, buf, len, 0);
 }
 
-/*
- * Translate an ingress TCP frame in place; false if it must wait for the
- * connection's offset (it is then queued on the connection).
- */
-static bool colo_proxy_ingress_tcp(ColoProxyState *s, uint8_t *buf,
-                                   uint32_t len, const ColoPacket *p)
-{
-    ColoProxyConn *pc = colo_proxy_conn(s, p);
-    uint8_t *frame = buf + colo_proxy_vnet_len(s);
-    struct iovec iov = { .iov_base = buf, .iov_len = len };
-    ColoProxyFrame *f;
-
-    if (QTAILQ_EMPTY(&pc->ingress) &&
-        colo_seq_ingress(&pc->seq, frame, p,
-                         colo_proxy_csum_partial(s, buf)) == COLO_SEQ_PASS) {
-        return true;
-    }
-    if (pc->held >= COLO_PROXY_CONN_HOLD_MAX) {
-        s->drops.hold_overflow++;
-        return false;
-    }
-    f = colo_proxy_frame_new(&iov, 1, 0);
-    QTAILQ_INSERT_TAIL(&pc->ingress, f, next);
-    pc->held++;
-    trace_colo_proxy_ingress_hold(s->parent_obj.netdev_id, p->sport,
-                                  p->dport, p->ack);
-    return false;
-}
-
-/* Deliver the ingress frames a connection held, now that it can. */
-static void colo_proxy_flush_conn(ColoProxyState *s, ColoProxyConn *pc)
-{
-    ColoProxyFrame *f, *next;
-    ColoPacket p;
-
-    QTAILQ_FOREACH_SAFE(f, &pc->ingress, next, next) {
-        uint8_t *frame = f->data + colo_proxy_vnet_len(s);
-
-        colo_proxy_parse(s, f->data, f->len, &p);
-        if (colo_seq_ingress(&pc->seq, frame, &p,
-                             colo_proxy_csum_partial(s, f->data)) ==
-            COLO_SEQ_HOLD) {
-            return;
-        }
-        QTAILQ_REMOVE(&pc->ingress, f, next);
-        pc->held--;
-        colo_proxy_deliver(s, f->data, f->len);
-        g_free(f);
-    }
-}
-
-/*
- * Ingress for the secondary's guest, from the link or (after failover) the
- * netdev: translate TCP acks, then deliver.  @buf is writable.
- */
-static void colo_proxy_secondary_ingress(ColoProxyState *s, uint8_t *buf,
-                                         uint32_t len)
-{
-    ColoPacket p;
-
-    if (colo_proxy_parse(s, buf, len, &p) && p.kind == COLO_PKT_TCP &&
-        !colo_proxy_ingress_tcp(s, buf, len, &p)) {
-        return;
-    }
-    colo_proxy_deliver(s, buf, len);
-}
-
-/* The secondary's guest sent @buf: translate TCP seqs in place. */
-static void colo_proxy_secondary_egress(ColoProxyState *s, uint8_t *buf,
-                                        uint32_t len)
-{
-    ColoPacket p;
-    ColoProxyConn *pc;
-
-    if (!colo_proxy_parse(s, buf, len, &p) || p.kind != COLO_PKT_TCP) {
-        return;
-    }
-    pc = colo_proxy_conn(s, &p);
-    colo_seq_egress(&pc->seq, buf + colo_proxy_vnet_len(s), &p,
-                    colo_proxy_csum_partial(s, buf));
-    if (!QTAILQ_EMPTY(&pc->ingress)) {
-        colo_proxy_flush_conn(s, pc);
-    }
-}
-
-static void colo_proxy_conn_checkpoint(void *opaque, ColoConn *c)
-{
-    ColoProxyConn *pc = (ColoProxyConn *)c;
-
-    colo_seq_checkpoint(&pc->seq);
-    colo_proxy_flush_conn(opaque, pc);
-}
+static const ColoRwOps colo_proxy_rw_ops = {
+    .deliver = colo_proxy_deliver,
+};
 
 /* ---- the link ---- */
 
@@ -653,12 +471,82 @@ static void colo_proxy_link_event(ColoProxyState *s, bool up,
     }
 }
 
+/* A frame of the peer, in its epoch: compared, or the guest's ingress. */
+static void colo_proxy_peer_frame(ColoProxyState *s, const uint8_t *buf,
+                                  uint32_t len)
+{
+    uint32_t vlen = colo_proxy_vnet_len(s);
+
+    if (len < vlen + COLO_PROXY_ETH_HLEN) {
+        s->drops.runt++;
+        return;
+    }
+    if (s->mode == COLO_PROXY_MODE_PRIMARY) {
+        colo_cmp_secondary(s->cmp, buf, len, vlen, colo_proxy_now_ns());
+    } else {
+        memcpy(s->scratch, buf, len);
+        colo_rw_ingress(s->rw, s->scratch, len, vlen, colo_proxy_now_ns());
+    }
+}
+
+/* Drop what the epoch held: counted as stale. */
+static void colo_proxy_early_drop(ColoProxyState *s)
+{
+    ColoProxyTxFrame *f;
+
+    while ((f = QSIMPLEQ_FIRST(&s->early))) {
+        QSIMPLEQ_REMOVE_HEAD(&s->early, next);
+        s->drops.stale++;
+        g_free(f);
+    }
+    s->early_bytes = 0;
+}
+
+/* What the peer sent after its marker may be handled now, in order. */
+static void colo_proxy_early_flush(ColoProxyState *s)
+{
+    ColoProxyTxFrame *f;
+
+    while ((f = QSIMPLEQ_FIRST(&s->early))) {
+        QSIMPLEQ_REMOVE_HEAD(&s->early, next);
+        s->early_bytes -= sizeof(*f) + f->len;
+        colo_proxy_peer_frame(s, f->data, f->len);
+        g_free(f);
+    }
+}
+
+static void colo_proxy_early_hold(ColoProxyState *s, const uint8_t *buf,
+                                  uint32_t len)
+{
+    ColoProxyTxFrame *f;
+
+    if (s->early_bytes + sizeof(*f) + len > s->link_buffer) {
+        s->drops.pending_full++;
+        return;
+    }
+    f = g_malloc(sizeof(*f) + len);
+    f->len = len;
+    memcpy(f->data, buf, len);
+    QSIMPLEQ_INSERT_TAIL(&s->early, f, next);
+    s->early_bytes += sizeof(*f) + len;
+}
+
+static void colo_proxy_epoch_expire(ColoProxyState *s, int64_t now)
+{
+    if (colo_epoch_expire(&s->epoch, now,
+                          (int64_t)s->compare_timeout * SCALE_MS)) {
+        colo_proxy_early_flush(s);
+    }
+}
+
 static void colo_proxy_link_up(void *opaque)
 {
     ColoProxyState *s = opaque;
 
     g_free(s->reported_error);
     s->reported_error = NULL;
+    colo_epoch_reset(&s->epoch);
+    colo_proxy_early_drop(s);
     colo_proxy_link_event(s, true, "handshake complete");
 }
 
@@ -670,6 +558,8 @@ static void colo_proxy_link_down(void *opaque, const char *reason)
     if (s->mode == COLO_PROXY_MODE_PRIMARY) {
         colo_cmp_release_all(s->cmp);
     }
+    colo_epoch_reset(&s->epoch);
+    colo_proxy_early_drop(s);
     colo_proxy_link_event(s, false, reason);
 }
 
@@ -689,13 +579,26 @@ static void colo_proxy_link_frame(void *opaque, const uint8_t *buf,
         return;
     }
     trace_colo_proxy_link_frame(s->parent_obj.netdev_id, len);
-    if (s->mode == COLO_PROXY_MODE_PRIMARY) {
-        colo_cmp_secondary(s->cmp, buf, len, colo_proxy_vnet_len(s),
-                           colo_proxy_now_ns());
-    } else {
-        memcpy(s->scratch, buf, len);
-        colo_proxy_secondary_ingress(s, s->scratch, len);
+    colo_proxy_epoch_expire(s, colo_proxy_now_ns());
+    switch (colo_epoch_verdict(&s->epoch)) {
+    case COLO_EPOCH_DROP:
+        s->drops.stale++;
+        break;
+    case COLO_EPOCH_HOLD:
+        colo_proxy_early_hold(s, buf, len);
+        break;
+    case COLO_EPOCH_PASS:
+        colo_proxy_peer_frame(s, buf, len);
+        break;
     }
+}
+
+static void colo_proxy_link_epoch(void *opaque)
+{
+    ColoProxyState *s = opaque;
+
+    s->stats.peer_checkpoints++;
+    colo_epoch_marker(&s->epoch, colo_proxy_now_ns());
 }
 
 static const ColoLinkIOOps colo_proxy_link_ops = {
@@ -703,6 +606,7 @@ static const ColoLinkIOOps colo_proxy_link_ops = {
     .down = colo_proxy_link_down,
     .refused = colo_proxy_link_refused,
     .frame = colo_proxy_link_frame,
+    .epoch = colo_proxy_link_epoch,
 };
 
 static bool colo_proxy_protected(ColoProxyState *s)
@@ -742,6 +646,11 @@ static ssize_t colo_proxy_primary_receive(ColoProxyState *s, bool ingress,
             /* The secondary misses input: only a checkpoint mends that. */
             s->drops.link_full++;
         }
+        if (iovcnt == 1) {
+            /* the client's FINs, RSTs and SYNs say how connections live */
+            colo_cmp_ingress(s->cmp, iov->iov_base, iov->iov_len,
+                             colo_proxy_vnet_len(s), colo_proxy_now_ns());
+        }
         return 0;
     }
     if (iovcnt == 1) {
@@ -753,6 +662,27 @@ static ssize_t colo_proxy_primary_receive(ColoProxyState *s, bool ingress,
                          flags, colo_proxy_now_ns());
     }
     return iov_size(iov, iovcnt);
+}
+
+/*
+ * A checkpoint on the secondary: ingress still waiting for its guest came
+ * before it; the reloaded guest has its effect already.
+ */
+static void colo_proxy_secondary_checkpoint(ColoProxyState *s)
+{
+    ColoProxyTx *tx = &s->to_guest;
+    NetClientState *sender = colo_proxy_tx_sender(s, tx);
+
+    colo_rw_checkpoint(s->rw);
+    if (tx->in_flight && sender->peer) {
+        /* the one in the NIC's queue: its callback finds nothing waiting */
+        tx->in_flight = false;
+        qemu_net_queue_purge(sender->peer->incoming_queue, sender);
+    }
+    while (!QSIMPLEQ_EMPTY(&tx->queue)) {
+        colo_proxy_tx_pop(s, tx, false);
+        s->drops.stale++;
+    }
 }
 
 /* Secondary: the guest's output goes to the primary, host ingress stops. */
@@ -775,10 +705,12 @@ static ssize_t colo_proxy_secondary_receive(ColoProxyState *s, bool ingress,
     }
     iov_to_buf(iov, iovcnt, 0, s->scratch, len);
     if (ingress) {
-        colo_proxy_secondary_ingress(s, s->scratch, len);
+        colo_rw_ingress(s->rw, s->scratch, len, colo_proxy_vnet_len(s),
+                        colo_proxy_now_ns());
         return len;
     }
-    colo_proxy_secondary_egress(s, s->scratch, len);
+    colo_rw_egress(s->rw, s->scratch, len, colo_proxy_vnet_len(s),
+                   colo_proxy_now_ns());
     if (s->failover) {
         colo_proxy_tx_send(s, &s->to_net, COLO_PROXY_TX_PASSED, s->scratch,
                            len, flags);
@@ -802,9 +734,14 @@ static ssize_t colo_proxy_receive_iov(NetFilterState *nf,
     /* no checked QOM cast here: this runs for every frame */
     ColoProxyState *s = container_of(nf, ColoProxyState, parent_obj);
     bool ingress = sender == nf->netdev;
+    size_t len = iov_size(iov, iovcnt);
 
-    trace_colo_proxy_receive_iov(nf->netdev_id, ingress,
-                                 iov_size(iov, iovcnt));
+    trace_colo_proxy_receive_iov(nf->netdev_id, ingress, len);
+    if (len < colo_proxy_vnet_len(s) + COLO_PROXY_ETH_HLEN) {
+        /* not even an Ethernet header: nothing to compare or deliver */
+        s->drops.runt++;
+        return len;
+    }
     if (s->mode == COLO_PROXY_MODE_PRIMARY) {
         return colo_proxy_primary_receive(s, ingress, flags, iov, iovcnt);
     }
@@ -818,12 +755,17 @@ static void colo_proxy_do_event(ColoProxyState *s, int event)
     switch (event) {
     case COLO_EVENT_CHECKPOINT:
         s->stats.checkpoints++;
+        /* what we send from here on belongs to the state after it */
+        colo_link_io_send_epoch(s->link);
         if (s->mode == COLO_PROXY_MODE_PRIMARY) {
             /* COLO runs (again) with a new secondary: protect again */
             s->failover = false;
             colo_cmp_checkpoint(s->cmp);
-        } else {
-            colo_conn_foreach(s->conns, colo_proxy_conn_checkpoint, s);
+        } else if (!s->failover) {
+            colo_proxy_secondary_checkpoint(s);
+        }
+        if (colo_epoch_local(&s->epoch, colo_proxy_now_ns())) {
+            colo_proxy_early_flush(s);
         }
         break;
     case COLO_EVENT_FAILOVER:
@@ -995,9 +937,37 @@ static void colo_proxy_cmp_setup(ColoProxyState *s, uint32_t seed)
     };
 
     s->cmp = colo_cmp_new(&lim, seed ^ 0x9e3779b9, &colo_proxy_cmp_ops, s);
-    s->cmp_timer = timer_new_ns(QEMU_CLOCK_REALTIME, colo_proxy_cmp_tick, s);
-    timer_mod_ns(s->cmp_timer, colo_proxy_now_ns() +
-                 s->compare_timeout * SCALE_MS / 4);
+}
+
+static void colo_proxy_rw_setup(ColoProxyState *s, uint32_t seed)
+{
+    ColoRwLimits lim = {
+        .max_conns = s->max_conns,
+        .conn_hold_bytes = COLO_PROXY_CONN_HOLD_BYTES,
+        .hold_bytes = s->link_buffer,
+        .closed_grace_ns = (int64_t)COLO_PROXY_CLOSED_GRACE_MS * SCALE_MS,
+    };
+
+    s->rw = colo_rw_new(&lim, seed, &colo_proxy_rw_ops, s);
+}
+
+/*
+ * Every quarter of compare-timeout: the comparison's timeouts, waits
+ * for the peer's checkpoint marker, closed connections to forget.
+ */
+static void colo_proxy_tick(void *opaque)
+{
+    ColoProxyState *s = opaque;
+    int64_t now = colo_proxy_now_ns();
+
+    colo_proxy_epoch_expire(s, now);
+    if (s->cmp) {
+        colo_cmp_tick(s->cmp, now);
+    }
+    if (s->rw) {
+        colo_rw_tick(s->rw, now);
+    }
+    timer_mod_ns(s->tick_timer, now + s->compare_timeout * SCALE_MS / 4);
 }
 
 static void colo_proxy_setup(NetFilterState *nf, Error **errp)
@@ -1024,9 +994,9 @@ static void colo_proxy_setup(NetFilterState *nf, Error **errp)
     }
     cfg.addr = s->link_addr;
     qemu_guest_getrandom_nofail(&seed, sizeof(seed));
-    s->conns = colo_conn_table_new(s->max_conns, sizeof(ColoProxyConn), seed,
-                                   colo_proxy_conn_release, s);
     s->scratch = g_malloc(COLO_PROXY_FRAME_MAX);
+    QSIMPLEQ_INIT(&s->early);
+    colo_epoch_reset(&s->epoch);
     /* room for all the comparison may release at once, and a link's worth */
     colo_proxy_tx_init(&s->to_net, false,
                        2 * s->max_held_bytes + s->link_buffer);
@@ -1034,7 +1004,12 @@ static void colo_proxy_setup(NetFilterState *nf, Error **errp)
     s->tx_bh = qemu_bh_new(colo_proxy_tx_bh, s);
     if (s->mode == COLO_PROXY_MODE_PRIMARY) {
         colo_proxy_cmp_setup(s, seed);
+    } else {
+        colo_proxy_rw_setup(s, seed);
     }
+    s->tick_timer = timer_new_ns(QEMU_CLOCK_REALTIME, colo_proxy_tick, s);
+    timer_mod_ns(s->tick_timer, colo_proxy_now_ns() +
+                 s->compare_timeout * SCALE_MS / 4);
     if (s->notify_dev) {
         s->notify = colo_notify_new(s->notify_dev,
                                     colo_proxy_notify_checkpoint, s, errp);
@@ -1059,10 +1034,11 @@ static void colo_proxy_cleanup(NetFilterState *nf)
     s->link = NULL;
     colo_notify_free(s->notify);
     s->notify = NULL;
-    if (s->cmp_timer) {
-        timer_free(s->cmp_timer);
-        s->cmp_timer = NULL;
+    if (s->tick_timer) {
+        timer_free(s->tick_timer);
+        s->tick_timer = NULL;
     }
+    colo_proxy_early_drop(s);
     /* what the primary's guest sent still leaves, unprotected */
     colo_cmp_free(s->cmp);
     s->cmp = NULL;
@@ -1072,8 +1048,9 @@ static void colo_proxy_cleanup(NetFilterState *nf)
         qemu_bh_delete(s->tx_bh);
         s->tx_bh = NULL;
     }
-    colo_conn_table_free(s->conns);
-    s->conns = NULL;
+    /* ingress waiting for an offset is not delivered untranslated */
+    colo_rw_free(s->rw);
+    s->rw = NULL;
     g_free(s->scratch);
     s->scratch = NULL;
     qapi_free_SocketAddress(s->link_addr);
@@ -1115,7 +1092,21 @@ static void colo_proxy_cmp_info(ColoCmp *cmp, ColoProxyStats *st)
     r->queue_total = cs->requests[COLO_CMP_QUEUE_TOTAL];
     r->secondary_ahead = cs->requests[COLO_CMP_SECONDARY_AHEAD];
     r->connection_evicted = cs->requests[COLO_CMP_EVICTED];
+    r->secondary_only = cs->requests[COLO_CMP_SECONDARY_ONLY];
     st->checkpoint_requests = r;
+}
+
+static void colo_proxy_rw_info(ColoRw *rw, ColoProxyStats *st)
+{
+    const ColoRwStats *rs = colo_rw_stats(rw);
+
+    st->connections = colo_rw_conns(rw);
+    st->evictions = colo_rw_evictions(rw);
+    st->translated = rs->translated;
+    st->offsets_lost = rs->offsets_lost;
+    st->drops->hold_overflow = rs->hold_overflow;
+    st->drops->evicted = rs->evicted;
+    st->drops->stale += rs->stale;
 }
 
 static ColoProxyInfo *colo_proxy_info(ColoProxyState *s)
@@ -1131,16 +1122,17 @@ static ColoProxyInfo *colo_proxy_info(ColoProxyState *s)
     info->link_error = g_strdup(err);
     info->failover = s->failover;
     info->stats = g_memdup2(&s->stats, sizeof(s->stats));
+    info->stats->drops = g_memdup2(&s->drops, sizeof(s->drops));
     if (s->cmp) {
         colo_proxy_cmp_info(s->cmp, info->stats);
     } else {
-        info->stats->connections = colo_conn_count(s->conns);
+        colo_proxy_rw_info(s->rw, info->stats);
     }
+    info->stats->epoch_timeouts = s->epoch.timeouts;
     info->stats->link_failures = colo_link_io_stats(s->link)->failures;
     info->stats->link_buffered = colo_link_io_buffered(s->link);
     info->stats->pending_frames = s->to_net.frames + s->to_guest.frames;
     info->stats->pending_bytes = s->to_net.bytes + s->to_guest.bytes;
-    info->stats->drops = g_memdup2(&s->drops, sizeof(s->drops));
     if (s->notify) {
         const ColoNotifyStats *ns = colo_notify_stats(s->notify);
 

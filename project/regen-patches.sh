@@ -28,9 +28,12 @@ P, W = os.environ["P"], os.environ["W"]
 maint = {
     2: ["net/colo-proxy-link.*", "tests/unit/test-colo-proxy-link.c"],
     3: ["net/colo-proxy-packet.*", "net/colo-proxy-conn.*",
-        "net/colo-proxy-seq.*", "tests/unit/test-colo-proxy-packet.c",
+        "net/colo-proxy-seq.*", "net/colo-proxy-rewrite.*",
+        "tests/unit/test-colo-proxy-packet.c",
         "tests/unit/test-colo-proxy-conn.c",
-        "tests/unit/test-colo-proxy-seq.c", "tests/qtest/colo-proxy-frames.*"],
+        "tests/unit/test-colo-proxy-seq.c",
+        "tests/unit/test-colo-proxy-rewrite.c",
+        "tests/qtest/colo-proxy-frames.*"],
     4: ["net/colo-proxy-compare.*", "tests/unit/test-colo-proxy-compare.c"],
     5: ["net/colo-proxy.c", "net/colo-proxy.h", "net/colo-proxy-io.*",
         "net/colo-proxy-notify.*",
@@ -40,7 +43,8 @@ maint = {
 }
 units = {
     2: ["test-colo-proxy-link"],
-    3: ["test-colo-proxy-packet", "test-colo-proxy-conn", "test-colo-proxy-seq"],
+    3: ["test-colo-proxy-packet", "test-colo-proxy-conn", "test-colo-proxy-seq",
+        "test-colo-proxy-rewrite"],
     4: ["test-colo-proxy-compare"],
 }
 

@@ -28,6 +28,7 @@ UNITS = [
     "test-colo-proxy-packet",
     "test-colo-proxy-conn",
     "test-colo-proxy-seq",
+    "test-colo-proxy-rewrite",
     "test-colo-proxy-compare",
 ]
 

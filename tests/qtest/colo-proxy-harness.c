@@ -284,6 +284,17 @@ void cp_event(QTestState *qts, const char *event)
                              event);
 }
 
+void cp_pair_checkpoint(CpPair *p)
+{
+    uint64_t pri = cp_stat(p->pri.qts, "peer-checkpoints");
+    uint64_t sec = cp_stat(p->sec.qts, "peer-checkpoints");
+
+    cp_event(p->pri.qts, "checkpoint");
+    cp_event(p->sec.qts, "checkpoint");
+    cp_wait_stat(p->pri.qts, "peer-checkpoints", pri + 1);
+    cp_wait_stat(p->sec.qts, "peer-checkpoints", sec + 1);
+}
+
 bool cp_pending(int fd)
 {
     struct pollfd pfd = { .fd = fd, .events = POLLIN };

@@ -92,6 +92,11 @@ char *cp_info_str(QTestState *qts, const char *member);
 char *cp_link_state(QTestState *qts);
 /* Deliver a COLO event ("checkpoint", "failover") to colo-proxy cp0. */
 void cp_event(QTestState *qts, const char *event);
+/*
+ * A checkpoint as COLO makes one: the event on both sides (the primary's
+ * first), then wait until each side has the other's checkpoint marker.
+ */
+void cp_pair_checkpoint(CpPair *p);
 /* True if a frame is ready to be read on @fd right now. */
 bool cp_pending(int fd);
 

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <poll.h>
 #include <netinet/in.h>
+#include "net/colo-proxy-link.h"
 #include "colo-proxy-harness.h"
 
 /* A primary whose secondary never answers: it passes traffic unprotected */
@@ -390,7 +391,7 @@ static void test_link_checkpoint_release(void)
     cp_pair_start(&p, NULL, NULL);
     cp_send(p.pri.guest_fd, a);
     cp_wait_stat(p.pri.qts, "held-frames", 1);
-    cp_event(p.pri.qts, "checkpoint");
+    cp_pair_checkpoint(&p);
     cp_expect(p.pri.net_fd, a);
     g_assert_cmpuint(cp_stat(p.pri.qts, "held-frames"), ==, 0);
     g_assert_cmpuint(cp_stat(p.pri.qts, "checkpoints"), ==, 1);
@@ -777,7 +778,8 @@ static void test_cmp_arp_ipv6(void)
     cp_send(p.sec.guest_fd, u6b);
     why = wait_request(p.pri.qts);
     g_assert_cmpstr(why, ==, "mismatch-frame");
-    arp2->data[arp2->len - 1] ^= 1;
+    /* the same exchange (opcode and addresses), another sender MAC */
+    arp2->data[14 + 8 + 5] ^= 1;
     cp_send(p.pri.guest_fd, arp);
     cp_send(p.sec.guest_fd, arp2);
     cp_wait_stat(p.pri.qts, "checkpoint-requests.mismatch-frame", 2);
@@ -879,6 +881,9 @@ static void test_notify_checkpoint(void)
     g_assert_false(cp_pending(p.pri.net_fd));
 
     notify_send(fd, "COLO_CHECKPOINT");
+    /* the external frame checkpoints the secondary too (filters' event) */
+    cp_event(p.sec.qts, "checkpoint");
+    cp_wait_stat(p.pri.qts, "peer-checkpoints", 1);
     cp_expect(p.pri.net_fd, a);
     /* the next frame out is the next matched one: released once */
     cp_send(p.pri.guest_fd, next);
@@ -1002,11 +1007,11 @@ static void peer_send(int fd, uint8_t type, const void *data, uint32_t len)
     }
 }
 
-/* HELLO: magic, version 1, role (0 primary, 1 secondary), vnet, max */
+/* HELLO: magic, version, role (0 primary, 1 secondary), vnet, max */
 static void peer_hello(int fd, uint8_t role, bool vnet)
 {
-    uint8_t h[16] = { 'C', 'O', 'L', 'O', 'P', 'R', 'X', 'Y', 0, 1, role,
-                      vnet, 0, 1, 1, 0 };
+    uint8_t h[16] = { 'C', 'O', 'L', 'O', 'P', 'R', 'X', 'Y', 0,
+                      COLO_LINK_VERSION, role, vnet, 0, 1, 1, 0 };
 
     peer_send(fd, MSG_HELLO, h, sizeof(h));
 }
@@ -1215,6 +1220,97 @@ static void test_seq_held_at_exit(void)
     cp_pair_stop(&p);
 }
 
+/* ---- checkpoint epochs on the link ---- */
+
+/*
+ * Ingress the primary mirrored before its checkpoint, arriving after the
+ * secondary's: the reloaded guest has its effect already, it is dropped;
+ * what follows the primary's marker is delivered.
+ */
+static void test_epoch_stale_ingress(void)
+{
+    CpFlow f = cp_flow(false, 0, 1234, 53);
+    g_autoptr(GByteArray) before = cp_frame_udp(&f, "before", 6);
+    g_autoptr(GByteArray) after = cp_frame_udp(&f, "after", 5);
+    CpPair p;
+
+    cp_pair_start(&p, NULL, NULL);
+    cp_event(p.sec.qts, "checkpoint");
+    cp_send(p.pri.net_fd, before);
+    cp_expect(p.pri.guest_fd, before);
+    cp_wait_stat(p.sec.qts, "drops.stale", 1);
+    cp_event(p.pri.qts, "checkpoint");
+    cp_send(p.pri.net_fd, after);
+    cp_expect(p.sec.guest_fd, after);
+    g_assert_cmpuint(cp_stat(p.sec.qts, "delivered"), ==, 1);
+    cp_pair_stop(&p);
+}
+
+/*
+ * The secondary's output: from before its reload (it arrives after the
+ * primary's checkpoint) it is dropped; from after it (it arrives before
+ * the primary's checkpoint) it waits for it, then matches the primary's.
+ */
+static void test_epoch_secondary_output(void)
+{
+    CpFlow vm = cp_flow(false, 0, 53, 1234);
+    g_autoptr(GByteArray) old = cp_frame_udp(&vm, "old", 3);
+    g_autoptr(GByteArray) early = cp_frame_udp(&vm, "early", 5);
+    g_autoptr(GByteArray) next = cp_frame_udp(&vm, "next", 4);
+    CpPair p;
+
+    cp_pair_start(&p, "compare-timeout=3600000", NULL);
+    cp_event(p.pri.qts, "checkpoint");
+    cp_send(p.sec.guest_fd, old);
+    cp_wait_stat(p.pri.qts, "drops.stale", 1);
+    cp_event(p.sec.qts, "checkpoint");
+    cp_wait_stat(p.pri.qts, "peer-checkpoints", 1);
+
+    /* the next checkpoint: the secondary is reloaded first and runs */
+    cp_event(p.sec.qts, "checkpoint");
+    cp_send(p.sec.guest_fd, early);
+    cp_wait_stat(p.pri.qts, "from-peer", 2);
+    cp_event(p.pri.qts, "checkpoint");
+    cp_send(p.pri.guest_fd, early);
+    cp_expect(p.pri.net_fd, early);
+    cp_send(p.pri.guest_fd, next);
+    cp_send(p.sec.guest_fd, next);
+    cp_expect(p.pri.net_fd, next);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "drops.stale"), ==, 1);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "secondary-dropped"), ==, 0);
+    cp_pair_stop(&p);
+}
+
+/* Frames shorter than an Ethernet header go nowhere, and are counted. */
+static void test_frames_runt(void)
+{
+    g_autoptr(GByteArray) runt = g_byte_array_new();
+    g_autoptr(GByteArray) tiny = g_byte_array_new();
+    CpFlow f = cp_flow(false, 0, 1, 2);
+    g_autoptr(GByteArray) ok = cp_frame_udp(&f, "ok", 2);
+    CpPair p;
+
+    g_byte_array_append(runt, (const uint8_t *)"0123456789", 10);
+    g_byte_array_append(tiny, (const uint8_t *)"", 1);
+    cp_pair_start(&p, NULL, NULL);
+    cp_send(p.pri.guest_fd, runt);
+    cp_send(p.pri.guest_fd, tiny);
+    cp_send(p.pri.net_fd, runt);
+    cp_send(p.sec.guest_fd, runt);
+    cp_send(p.sec.net_fd, runt);
+    cp_wait_stat(p.pri.qts, "drops.runt", 3);
+    cp_wait_stat(p.sec.qts, "drops.runt", 2);
+    /* nothing of them anywhere: the next frames out are the good ones */
+    cp_send(p.pri.net_fd, ok);
+    cp_expect(p.pri.guest_fd, ok);
+    cp_expect(p.sec.guest_fd, ok);
+    cp_send(p.pri.guest_fd, ok);
+    cp_send(p.sec.guest_fd, ok);
+    cp_expect(p.pri.net_fd, ok);
+    g_assert_false(cp_pending(p.sec.net_fd));
+    cp_pair_stop(&p);
+}
+
 /* ---- large releases, at the pace the network takes them ---- */
 
 typedef enum BurstEnd {
@@ -1345,6 +1441,11 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/link/reject/busy", test_reject_busy);
     qtest_add_func("/colo-proxy/link/recover", test_link_recover);
     qtest_add_func("/colo-proxy/link/silent-peer", test_link_silent_peer);
+    qtest_add_func("/colo-proxy/epoch/stale-ingress",
+                   test_epoch_stale_ingress);
+    qtest_add_func("/colo-proxy/epoch/secondary-output",
+                   test_epoch_secondary_output);
+    qtest_add_func("/colo-proxy/frames/runt", test_frames_runt);
     qtest_add_data_func("/colo-proxy/release/burst/checkpoint",
                         GINT_TO_POINTER(BURST_CHECKPOINT), test_release_burst);
     qtest_add_data_func("/colo-proxy/release/burst/vm-stopped",

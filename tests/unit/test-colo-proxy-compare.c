@@ -335,6 +335,42 @@ static void case_rst(T *t)
     expect(t, "1 2 ", NONE, 0);
 }
 
+/* An RST against a FIN is a difference at once, not after a timeout. */
+static void case_rst_vs_fin(T *t)
+{
+    handshake(t);
+    P(t, 2, FA, 1, 0);
+    S(t, RA, 1, 0);
+    expect(t, "1 ", COLO_CMP_MISMATCH_FLAGS, 1);
+}
+
+/* An RST's place and payload are compared like the rest of the stream. */
+static void case_rst_payload(T *t)
+{
+    handshake(t);
+    P(t, 2, RA, 1, 8);
+    S_flip(t, RA, 1, 8, 5);
+    expect(t, "1 ", COLO_CMP_MISMATCH_PAYLOAD, 1);
+}
+
+static void case_rst_same_payload(T *t)
+{
+    handshake(t);
+    P(t, 2, RA, 1, 8);
+    S(t, RA, 1, 8);
+    expect(t, "1 2 ", NONE, 0);
+}
+
+static void case_rst_place(T *t)
+{
+    handshake(t);
+    P(t, 2, PA, 1, 4);
+    S(t, PA, 1, 4);
+    P(t, 3, RA, 5, 0);
+    S(t, RA, 1, 0);
+    expect(t, "1 2 ", COLO_CMP_MISMATCH_FLAGS, 1);
+}
+
 static void case_pure_ack(T *t)
 {
     handshake(t);
@@ -628,7 +664,24 @@ static void test_evict(void)
     t_free(&t);
 }
 
-/* A connection closed by FIN both ways is forgotten after the grace. */
+/*
+ * The client's frame, to the guest: seq @seq, ack @ack (relative to the
+ * primary's ISN).
+ */
+static void C(T *t, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+    CpFlow cl = cp_flow_reverse(&t->vm);
+    g_autoptr(GByteArray) b = cp_frame_tcp(&cl, seq, t->pisn + ack, flags,
+                                           NULL, 0);
+
+    colo_cmp_ingress(t->c, b->data, b->len, 0, t->now);
+}
+
+/*
+ * A connection is closed once both FINs are acked (the guest acks with
+ * 1: the client's FIN sits at 0), then forgotten after the grace; the
+ * guest's FIN alone (a half-close) does not end it.
+ */
 static void test_reap(void)
 {
     T t;
@@ -638,6 +691,13 @@ static void test_reap(void)
     P(&t, 2, FA, 1, 0);
     S(&t, FA, 1, 0);
     expect(&t, "1 2 ", NONE, 0);
+    t.now += 10000;
+    colo_cmp_tick(t.c, t.now);
+    g_assert_cmpuint(colo_cmp_conns(t.c), ==, 1);
+    C(&t, FA, 0, 2);
+    P(&t, 3, A, 2, 0);
+    S(&t, A, 2, 0);
+    expect(&t, "1 2 3 ", NONE, 0);
     g_assert_cmpuint(colo_cmp_conns(t.c), ==, 1);
     t.now += 4999;
     colo_cmp_tick(t.c, t.now);
@@ -645,6 +705,219 @@ static void test_reap(void)
     t.now += 1;
     colo_cmp_tick(t.c, t.now);
     g_assert_cmpuint(colo_cmp_conns(t.c), ==, 0);
+    t_free(&t);
+}
+
+/*
+ * A 5-tuple reused with new ISNs, higher and lower, after a close: the
+ * new connection is compared from scratch.  Its SYN-ACK waits for the
+ * secondary's, what the secondary still sends of the old connection is
+ * dropped, and a difference in the new one's data is found.
+ */
+static void test_reuse(void)
+{
+    static const uint32_t next[][2] = {
+        { 0x10000, 0x50000 }, { 0xfff00000, 0x5 },
+    };
+    T t;
+
+    t_init(&t, 0x80000000, 0x1234, NULL);
+    for (int i = 0; i < G_N_ELEMENTS(next); i++) {
+        uint16_t id = 10 * (i + 1);
+        g_autofree char *want = NULL;
+
+        g_string_truncate(t.released, 0);
+        handshake(&t);
+        P(&t, id, PA, 1, 10);
+        S(&t, PA, 1, 10);
+        P(&t, id + 1, FA, 11, 0);
+        S(&t, FA, 11, 0);
+        C(&t, FA, 0, 12);
+        P(&t, id + 2, A, 12, 0);
+        want = g_strdup_printf("1 %u %u %u ", id, id + 1, id + 2);
+        g_assert_cmpstr(t.released->str, ==, want);
+        g_free(want);
+        g_string_truncate(t.released, 0);
+        t.pisn += next[i][0];
+        t.sisn += next[i][1];
+        C(&t, CP_TCP_SYN, 5000, 0);
+        P(&t, id + 3, SA, 0, 0);
+        g_assert_cmpstr(t.released->str, ==, "");
+        /* the old connection's last ACK, late */
+        S(&t, A, 12 - next[i][0], 0);
+        S(&t, SA, 0, 0);
+        want = g_strdup_printf("%u ", id + 3);
+        g_assert_cmpstr(t.released->str, ==, want);
+        P(&t, id + 4, PA, 1, 20);
+        S_flip(&t, PA, 1, 20, 3);
+        g_assert_cmpstr(t.released->str, ==, want);
+        g_assert_cmpuint(t.requests[COLO_CMP_MISMATCH_PAYLOAD], ==, i + 1);
+        colo_cmp_checkpoint(t.c);
+    }
+    g_assert_cmpuint(t.requests[COLO_CMP_MISMATCH_FLAGS], ==, 0);
+    t_free(&t);
+}
+
+/* Output only the secondary sends asks for a checkpoint after a timeout. */
+static void test_secondary_only(void)
+{
+    CpFlow f = cp_flow(false, 0, 53, 5353);
+    T t;
+
+    t_init(&t, 100, 200, NULL);
+    send_frame(&t, false, udp(&f, "only-svm", 1, 64), 0);
+    t.now += 999;
+    colo_cmp_tick(t.c, t.now);
+    g_assert_cmpuint(t.requests[COLO_CMP_SECONDARY_ONLY], ==, 0);
+    t.now += 1;
+    colo_cmp_tick(t.c, t.now);
+    g_assert_cmpuint(t.requests[COLO_CMP_SECONDARY_ONLY], ==, 1);
+    colo_cmp_checkpoint(t.c);
+
+    /* TCP bytes the primary never sends */
+    t.vm = cp_flow(false, 0, 80, 1001);
+    handshake(&t);
+    S(&t, PA, 1, 5);
+    t.now += 1000;
+    colo_cmp_tick(t.c, t.now);
+    g_assert_cmpuint(t.requests[COLO_CMP_SECONDARY_ONLY], ==, 2);
+
+    /* a FIN the primary never sends */
+    t.vm = cp_flow(false, 0, 80, 1002);
+    handshake(&t);
+    P(&t, 2, PA, 1, 5);
+    S(&t, PA, 1, 5);
+    S(&t, FA, 6, 0);
+    t.now += 1000;
+    colo_cmp_tick(t.c, t.now);
+    g_assert_cmpuint(t.requests[COLO_CMP_SECONDARY_ONLY], ==, 3);
+
+    /* what the primary matches in time is no divergence */
+    t.vm = cp_flow(false, 0, 80, 1003);
+    handshake(&t);
+    S(&t, PA, 1, 5);
+    t.now += 500;
+    colo_cmp_tick(t.c, t.now);
+    P(&t, 3, PA, 1, 5);
+    t.now += 1000;
+    colo_cmp_tick(t.c, t.now);
+    g_assert_cmpuint(t.requests[COLO_CMP_SECONDARY_ONLY], ==, 3);
+    g_assert_cmpuint(t.requests[COLO_CMP_TIMEOUT], ==, 0);
+    t_free(&t);
+}
+
+static GByteArray *arp(const CpFlow *f, uint16_t op, uint16_t id)
+{
+    GByteArray *b = cp_frame_arp_request(f);
+
+    stw_be_p(b->data + 14 + 6, op);
+    /* the id in the target hardware address, which is not keyed on */
+    stw_be_p(b->data + 14 + 18, id);
+    return b;
+}
+
+static void on_release_arp(void *opaque, const uint8_t *buf, uint32_t len,
+                           unsigned flags)
+{
+    T *t = opaque;
+
+    g_string_append_printf(t->released, "%u ", lduw_be_p(buf + 14 + 18));
+}
+
+/*
+ * ARP is compared per exchange: a request only the primary's kernel
+ * sends does not hold up its reply to the client's request, nor do two
+ * peers' exchanges wait on each other.
+ */
+static void test_arp_exchange(void)
+{
+    static const ColoCmpOps arp_ops = {
+        .release = on_release_arp, .request = on_request,
+    };
+    CpFlow a = cp_flow(false, 0, 0, 0), b = a;
+    T t;
+
+    memset(&t, 0, sizeof(t));
+    t.c = colo_cmp_new(&default_limits, 42, &arp_ops, &t);
+    t.released = g_string_new("");
+    b.dst_ip[3]++;
+    send_frame(&t, true, arp(&a, 1, 1), 0);       /* the PVM's own */
+    send_frame(&t, true, arp(&a, 2, 2), 0);
+    send_frame(&t, true, arp(&b, 2, 3), 0);
+    send_frame(&t, false, arp(&b, 2, 3), 0);
+    send_frame(&t, false, arp(&a, 2, 2), 0);
+    expect(&t, "3 2 ", NONE, 0);
+    g_assert_cmpuint(colo_cmp_held_frames(t.c), ==, 1);
+    t_free(&t);
+}
+
+/*
+ * An ICMPv4 error quotes the offending packet's IP header: its ID, TTL
+ * and checksum (and so the ICMP checksum) may differ between the guests;
+ * the rest of the quote may not.
+ */
+static GByteArray *icmp_error(uint16_t qid, uint8_t qttl, uint16_t qsum,
+                              uint8_t qdst, uint16_t id)
+{
+    CpFlow f = cp_flow(false, 0, 0, 0);
+    uint8_t msg[8 + 20 + 8] = { 3, 3, 0, 0 };     /* port unreachable */
+    GByteArray *b;
+    uint8_t *q = msg + 8;
+
+    q[0] = 0x45;
+    stw_be_p(q + 2, 20 + 8);
+    stw_be_p(q + 4, qid);
+    q[8] = qttl;
+    q[9] = 17;
+    stw_be_p(q + 10, qsum);
+    q[19] = qdst;
+    stw_be_p(msg + 2, qid ^ qsum ^ qttl);          /* "its checksum" */
+    b = cp_frame_udp(&f, msg, sizeof(msg));
+    /* make the UDP frame an ICMP one: the IP payload is the message */
+    b->data[14 + 9] = 1;
+    memmove(b->data + 14 + 20, b->data + 14 + 28, sizeof(msg));
+    g_byte_array_set_size(b, 14 + 20 + sizeof(msg));
+    stw_be_p(b->data + 14 + 2, 20 + sizeof(msg));
+    stw_be_p(id_field(b->data), id);
+    return b;
+}
+
+static void test_icmp_quote(void)
+{
+    T t;
+
+    t_init(&t, 0, 0, NULL);
+    send_frame(&t, true, icmp_error(0x1111, 64, 0xaaaa, 7, 1), 0);
+    send_frame(&t, false, icmp_error(0x2222, 63, 0xbbbb, 7, 0), 0);
+    expect(&t, "1 ", NONE, 0);
+    send_frame(&t, true, icmp_error(0x1111, 64, 0xaaaa, 7, 2), 0);
+    send_frame(&t, false, icmp_error(0x1111, 64, 0xaaaa, 8, 0), 0);
+    expect(&t, "1 ", COLO_CMP_MISMATCH_FRAME, 1);
+    t_free(&t);
+}
+
+/*
+ * A fragment between two addresses that also carry a TCP flow on port 0
+ * is a datagram of its own kind: compared, never released by the TCP
+ * path unmatched.
+ */
+static void test_fragment_port0(void)
+{
+    T t;
+    GByteArray *frag[2];
+
+    t_init(&t, 5, 6, NULL);
+    t.vm = cp_flow(false, 0, 0, 0);
+    handshake(&t);
+    expect(&t, "1 ", NONE, 0);
+    for (int i = 0; i < 2; i++) {
+        frag[i] = tcp(&t, &t.vm, t.pisn + 1, A, 1, 16, -1, 2);
+        frag[i]->data[14 + 6] = 0x20;                /* MF */
+    }
+    send_frame(&t, true, frag[0], 0);
+    expect(&t, "1 ", NONE, 0);
+    send_frame(&t, false, frag[1], 0);
+    expect(&t, "1 2 ", NONE, 0);
     t_free(&t);
 }
 
@@ -668,6 +941,10 @@ int main(int argc, char **argv)
         { "fin-early", case_fin_early },
         { "fin-late", case_fin_late },
         { "rst", case_rst },
+        { "rst-vs-fin", case_rst_vs_fin },
+        { "rst-payload", case_rst_payload },
+        { "rst-same-payload", case_rst_same_payload },
+        { "rst-place", case_rst_place },
         { "pure-ack", case_pure_ack },
         { "syn-flags", case_syn_flags },
         { "midstream", case_midstream },
@@ -688,5 +965,12 @@ int main(int argc, char **argv)
     g_test_add_func("/colo-proxy-compare/bound/secondary", test_bound_svm);
     g_test_add_func("/colo-proxy-compare/evict", test_evict);
     g_test_add_func("/colo-proxy-compare/reap", test_reap);
+    g_test_add_func("/colo-proxy-compare/reuse", test_reuse);
+    g_test_add_func("/colo-proxy-compare/secondary-only",
+                    test_secondary_only);
+    g_test_add_func("/colo-proxy-compare/arp-exchange", test_arp_exchange);
+    g_test_add_func("/colo-proxy-compare/icmp-quote", test_icmp_quote);
+    g_test_add_func("/colo-proxy-compare/fragment-port0",
+                    test_fragment_port0);
     return g_test_run();
 }

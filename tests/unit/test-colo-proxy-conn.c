@@ -145,7 +145,6 @@ static void test_reap(void)
 
     c = get(t, 1, 0);
     c->conn.state = COLO_CONN_CLOSED;
-    c->conn.closed_ns = 0;
     get(t, 2, 0)->conn.state = COLO_CONN_ESTABLISHED;
     get(t, 3, 900)->conn.state = COLO_CONN_ESTABLISHED;
     colo_conn_reap(t, 50, 100, 1000);
@@ -185,33 +184,82 @@ static void test_many(void)
     colo_conn_table_free(t);
 }
 
-/* FIN or RST close, a SYN reopens, data establishes. */
-static void test_track(void)
+/* Feed @b as sent by endpoint @side; returns colo_conn_track()'s word. */
+static bool track(ColoConn *c, GByteArray *b, int side)
 {
-    CpFlow f = cp_flow(false, 0, 1, 2);
-    GByteArray *syn = cp_frame_tcp(&f, 1, 0, CP_TCP_SYN, NULL, 0);
-    GByteArray *ack = cp_frame_tcp(&f, 2, 1, CP_TCP_ACK, NULL, 0);
-    GByteArray *fin = cp_frame_tcp(&f, 2, 1, CP_TCP_FIN | CP_TCP_ACK, NULL, 0);
-    ColoConn c = { .state = COLO_CONN_NEW };
     ColoPacket p;
+    bool reopen;
 
-    colo_packet_parse(syn->data, syn->len, &p);
-    colo_conn_track(&c, &p, 1);
-    g_assert_cmpint(c.state, ==, COLO_CONN_NEW);
-    colo_packet_parse(ack->data, ack->len, &p);
-    colo_conn_track(&c, &p, 2);
+    colo_packet_parse(b->data, b->len, &p);
+    reopen = colo_conn_track(c, &p, side);
+    g_byte_array_unref(b);
+    return reopen;
+}
+
+/*
+ * Data establishes; a half-close (one FIN, acked) does not close; both
+ * FINs acked do; a SYN then starts a new connection.
+ */
+static void test_track_close(void)
+{
+    CpFlow cl = cp_flow(false, 0, 1, 2), vm = cp_flow_reverse(&cl);
+    ColoConn c = { .state = COLO_CONN_NEW };
+
+    g_assert_false(track(&c, cp_frame_tcp(&cl, 100, 0, CP_TCP_SYN, NULL, 0),
+                         0));
+    g_assert_false(track(&c, cp_frame_tcp(&vm, 500, 101,
+                                          CP_TCP_SYN | CP_TCP_ACK, NULL, 0),
+                         1));
+    /* a retransmitted SYN is the same connection */
+    g_assert_false(track(&c, cp_frame_tcp(&cl, 100, 0, CP_TCP_SYN, NULL, 0),
+                         0));
+    track(&c, cp_frame_tcp(&cl, 101, 501, CP_TCP_ACK, "GET", 3), 0);
     g_assert_cmpint(c.state, ==, COLO_CONN_ESTABLISHED);
-    colo_packet_parse(fin->data, fin->len, &p);
-    colo_conn_track(&c, &p, 3);
-    colo_conn_track(&c, &p, 4);     /* a retransmitted FIN: same grace */
+    /* the client half-closes; the guest acks and goes on sending */
+    track(&c, cp_frame_tcp(&cl, 104, 501, CP_TCP_FIN | CP_TCP_ACK, NULL, 0),
+          0);
+    track(&c, cp_frame_tcp(&vm, 501, 105, CP_TCP_ACK, "data", 4), 1);
+    track(&c, cp_frame_tcp(&cl, 105, 505, CP_TCP_ACK, NULL, 0), 0);
+    g_assert_cmpint(c.state, ==, COLO_CONN_ESTABLISHED);
+    /* the guest's FIN, not acked yet: still open */
+    track(&c, cp_frame_tcp(&vm, 505, 105, CP_TCP_FIN | CP_TCP_ACK, NULL, 0),
+          1);
+    g_assert_cmpint(c.state, ==, COLO_CONN_ESTABLISHED);
+    track(&c, cp_frame_tcp(&cl, 105, 506, CP_TCP_ACK, NULL, 0), 0);
     g_assert_cmpint(c.state, ==, COLO_CONN_CLOSED);
-    g_assert_cmpint(c.closed_ns, ==, 3);
-    colo_packet_parse(syn->data, syn->len, &p);
-    colo_conn_track(&c, &p, 5);
+    /* reuse of the 5-tuple */
+    g_assert_true(track(&c, cp_frame_tcp(&cl, 9000, 0, CP_TCP_SYN, NULL, 0),
+                        0));
     g_assert_cmpint(c.state, ==, COLO_CONN_NEW);
-    g_byte_array_unref(syn);
-    g_byte_array_unref(ack);
-    g_byte_array_unref(fin);
+    g_assert_false(c.peer[1].syn);
+}
+
+/* An RST closes only in the receiver's window; a new ISN reopens. */
+static void test_track_rst(void)
+{
+    CpFlow cl = cp_flow(false, 0, 1, 2), vm = cp_flow_reverse(&cl);
+    ColoConn c = { .state = COLO_CONN_NEW };
+
+    track(&c, cp_frame_tcp(&cl, 0xfffffff0, 0, CP_TCP_SYN, NULL, 0), 0);
+    track(&c, cp_frame_tcp(&vm, 7, 0xfffffff1, CP_TCP_SYN | CP_TCP_ACK,
+                           NULL, 0), 1);
+    track(&c, cp_frame_tcp(&cl, 0xfffffff1, 8, CP_TCP_ACK, "0123456789"
+                           "abcdef0123", 20), 0);
+    track(&c, cp_frame_tcp(&vm, 8, 5, CP_TCP_ACK, NULL, 0), 1);
+    /* stale: behind what the guest acked (across 2^32) */
+    track(&c, cp_frame_tcp(&cl, 0xfffffff5, 8, CP_TCP_RST, NULL, 0), 0);
+    g_assert_cmpint(c.state, ==, COLO_CONN_ESTABLISHED);
+    track(&c, cp_frame_tcp(&cl, 5, 8, CP_TCP_RST, NULL, 0), 0);
+    g_assert_cmpint(c.state, ==, COLO_CONN_CLOSED);
+
+    /* without a close, a SYN with another ISN is a new connection too */
+    c = (ColoConn) { .state = COLO_CONN_NEW };
+    track(&c, cp_frame_tcp(&vm, 100, 0, CP_TCP_SYN, NULL, 0), 1);
+    track(&c, cp_frame_tcp(&cl, 50, 101, CP_TCP_SYN | CP_TCP_ACK, NULL, 0),
+          0);
+    g_assert_true(track(&c, cp_frame_tcp(&vm, 99, 0, CP_TCP_SYN, NULL, 0),
+                        1));
+    g_assert_false(c.peer[0].syn);
 }
 
 int main(int argc, char **argv)
@@ -221,6 +269,7 @@ int main(int argc, char **argv)
     g_test_add_func("/colo-proxy-conn/evict", test_evict);
     g_test_add_func("/colo-proxy-conn/reap", test_reap);
     g_test_add_func("/colo-proxy-conn/many", test_many);
-    g_test_add_func("/colo-proxy-conn/track", test_track);
+    g_test_add_func("/colo-proxy-conn/track/close", test_track_close);
+    g_test_add_func("/colo-proxy-conn/track/rst", test_track_rst);
     return g_test_run();
 }

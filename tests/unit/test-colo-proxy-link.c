@@ -288,6 +288,79 @@ static void test_hello_check(void)
                     COLO_LINK_ERR_LENGTH);
 }
 
+/*
+ * Checkpoint epochs, as numbered steps: an event (L: our checkpoint, M:
+ * the peer's marker, X: expire at @now), then what a frame of the peer
+ * gets, and whether held frames are let go.
+ */
+typedef struct EpochStep {
+    char ev;
+    int64_t now;
+    bool release;
+    ColoEpochVerdict verdict;
+} EpochStep;
+
+static void run_epoch(const EpochStep *steps, size_t n)
+{
+    ColoEpoch e = { 0 };
+
+    colo_epoch_reset(&e);
+    for (size_t i = 0; i < n; i++) {
+        bool release = false;
+
+        switch (steps[i].ev) {
+        case 'L':
+            release = colo_epoch_local(&e, steps[i].now);
+            break;
+        case 'M':
+            colo_epoch_marker(&e, steps[i].now);
+            break;
+        case 'X':
+            release = colo_epoch_expire(&e, steps[i].now, 100);
+            break;
+        }
+        g_assert_cmpint(release, ==, steps[i].release);
+        g_assert_cmpint(colo_epoch_verdict(&e), ==, steps[i].verdict);
+    }
+}
+
+static void test_epoch(void)
+{
+    /* ours first: the peer's frames until its marker are stale */
+    static const EpochStep ours_first[] = {
+        { 'L', 0, false, COLO_EPOCH_DROP },
+        { 'X', 99, false, COLO_EPOCH_DROP },
+        { 'M', 99, false, COLO_EPOCH_PASS },
+        { 'X', 500, false, COLO_EPOCH_PASS },
+    };
+    /* the peer's marker first: what follows waits for our checkpoint */
+    static const EpochStep peer_first[] = {
+        { 'M', 0, false, COLO_EPOCH_HOLD },
+        { 'M', 10, false, COLO_EPOCH_HOLD },
+        { 'L', 20, true, COLO_EPOCH_PASS },
+        { 'L', 30, false, COLO_EPOCH_DROP },
+        { 'L', 40, false, COLO_EPOCH_DROP },
+        { 'M', 50, false, COLO_EPOCH_PASS },
+    };
+    /* nobody waits for ever: stale, then early, each given up */
+    static const EpochStep give_up[] = {
+        { 'L', 0, false, COLO_EPOCH_DROP },
+        { 'X', 100, false, COLO_EPOCH_PASS },
+        { 'M', 200, false, COLO_EPOCH_HOLD },
+        { 'X', 299, false, COLO_EPOCH_HOLD },
+        { 'X', 300, true, COLO_EPOCH_PASS },
+    };
+    ColoEpoch e = { 0 };
+
+    run_epoch(ours_first, G_N_ELEMENTS(ours_first));
+    run_epoch(peer_first, G_N_ELEMENTS(peer_first));
+    run_epoch(give_up, G_N_ELEMENTS(give_up));
+    colo_epoch_reset(&e);
+    colo_epoch_local(&e, 0);
+    colo_epoch_expire(&e, 100, 100);
+    g_assert_cmpuint(e.timeouts, ==, 1);
+}
+
 int main(int argc, char **argv)
 {
     static const size_t chunks[] = { 1, 2, 3, 7, 8, 9, 1500, 65536, 1 << 20 };
@@ -306,5 +379,6 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/colo-proxy-link/bad/magic", test_bad_magic);
     g_test_add_func("/colo-proxy-link/hello", test_hello_check);
+    g_test_add_func("/colo-proxy-link/epoch", test_epoch);
     return g_test_run();
 }

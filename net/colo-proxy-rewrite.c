@@ -1,0 +1,334 @@
+/*
+ * COLO proxy: the secondary's rewriting of TCP sequence numbers, per
+ * connection (no QOM, no I/O)
+ *
+ * Copyright (c) 2026 The colo-proxy authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "net/colo-proxy-rewrite.h"
+#include "net/colo-proxy-seq.h"
+#include "standard-headers/linux/virtio_net.h"
+
+/* Who sent a frame: the index into a connection's side[]. */
+enum { CLIENT = 0, GUEST = 1 };
+
+/* What the translation knows of one endpoint, as pf's pf_state_peer. */
+typedef struct ColoRwSide {
+    bool syn;                   /* its SYN was seen */
+    uint32_t isn;               /* in its own number space */
+} ColoRwSide;
+
+/* A frame of the client waiting for its connection's offset. */
+typedef struct ColoRwFrame {
+    QSIMPLEQ_ENTRY(ColoRwFrame) next;
+    uint32_t len;
+    uint32_t vnet_len;
+    uint8_t data[];
+} ColoRwFrame;
+
+typedef struct ColoRwConn {
+    ColoConn conn;              /* the table's part, first */
+    ColoRwSide side[2];         /* CLIENT, GUEST */
+    uint8_t client_end;         /* the client's endpoint index in the key */
+    bool offset_known;
+    uint32_t offset;            /* primary's seq - secondary's, mod 2^32 */
+    QSIMPLEQ_HEAD(, ColoRwFrame) hold;
+    uint64_t held_bytes;
+} ColoRwConn;
+
+struct ColoRw {
+    ColoRwLimits lim;
+    const ColoRwOps *ops;
+    void *opaque;
+    ColoConnTable *conns;
+    uint64_t held_bytes;
+    ColoRwStats stats;
+};
+
+static size_t colo_rw_frame_size(const ColoRwFrame *f)
+{
+    return sizeof(*f) + f->len;
+}
+
+static void colo_rw_unhold(ColoRw *rw, ColoRwConn *rc)
+{
+    ColoRwFrame *f = QSIMPLEQ_FIRST(&rc->hold);
+
+    QSIMPLEQ_REMOVE_HEAD(&rc->hold, next);
+    rc->held_bytes -= colo_rw_frame_size(f);
+    rw->held_bytes -= colo_rw_frame_size(f);
+    g_free(f);
+}
+
+static void colo_rw_drop_held(ColoRw *rw, ColoRwConn *rc, uint64_t *counter)
+{
+    while (!QSIMPLEQ_EMPTY(&rc->hold)) {
+        colo_rw_unhold(rw, rc);
+        (*counter)++;
+    }
+}
+
+/* The table evicts or forgets @conn. */
+static void colo_rw_conn_release(void *opaque, ColoConn *conn)
+{
+    ColoRw *rw = opaque;
+    ColoRwConn *rc = (ColoRwConn *)conn;
+
+    /*
+     * Its frames can no longer be translated: the secondary VM's view of
+     * it diverges, which the primary's comparison turns into a checkpoint.
+     */
+    rw->stats.offsets_lost += rc->offset_known && rc->offset &&
+                              conn->state != COLO_CONN_CLOSED;
+    colo_rw_drop_held(rw, rc, &rw->stats.evicted);
+}
+
+/* A new connection on the 5-tuple: nothing of the old one applies. */
+static void colo_rw_restart(ColoRw *rw, ColoRwConn *rc)
+{
+    memset(rc->side, 0, sizeof(rc->side));
+    rc->offset_known = false;
+    rc->offset = 0;
+}
+
+static bool colo_rw_partial(const uint8_t *buf, uint32_t vnet_len)
+{
+    return vnet_len && (buf[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+}
+
+/*
+ * The connection of @p (TCP), created if need be; *@from: the endpoint
+ * index of its sender, which is the client's for @ingress.
+ */
+static ColoRwConn *colo_rw_conn(ColoRw *rw, const ColoPacket *p,
+                                bool ingress, int64_t now, int *from)
+{
+    ColoConnKey key;
+    ColoRwConn *rc;
+    bool created;
+
+    *from = colo_conn_key_from_packet(p, &key);
+    rc = (ColoRwConn *)colo_conn_get(rw->conns, &key, now, &created);
+    if (created) {
+        QSIMPLEQ_INIT(&rc->hold);
+        rc->client_end = ingress ? *from : !*from;
+    }
+    return rc;
+}
+
+/*
+ * Learn the offset from an ack of the client, or say it cannot be learnt
+ * yet: the secondary VM has not sent its SYN.
+ */
+static bool colo_rw_learn(ColoRwConn *rc, const ColoPacket *p)
+{
+    if (!rc->side[GUEST].syn) {
+        /*
+         * In a handshake the ack names a number the secondary VM has not
+         * chosen yet.  Outside one, this is a connection the last
+         * checkpoint copied: both VMs agree.
+         */
+        if (rc->side[CLIENT].syn || (p->tcp_flags & COLO_TCP_SYN)) {
+            return false;
+        }
+        rc->offset = 0;
+    } else {
+        /* the first ack after the SYNs acknowledges the primary's ISN */
+        rc->offset = p->ack - 1 - rc->side[GUEST].isn;
+    }
+    rc->offset_known = true;
+    return true;
+}
+
+/*
+ * Translate a frame of the client in place; false if it must wait for
+ * the offset.  Its ack then names the secondary VM's numbers: the
+ * connection's life is followed from there.
+ */
+static bool colo_rw_translate_in(ColoRw *rw, ColoRwConn *rc, uint8_t *buf,
+                                 uint32_t len, uint32_t vnet_len)
+{
+    uint8_t *frame = buf + vnet_len;
+    ColoPacket p;
+
+    colo_packet_parse(frame, len - vnet_len, &p);
+    if (p.tcp_flags & COLO_TCP_ACK) {
+        if (!rc->offset_known && !colo_rw_learn(rc, &p)) {
+            return false;
+        }
+        colo_seq_move_ack(frame, &p, rc->offset,
+                          colo_rw_partial(buf, vnet_len));
+        rw->stats.translated += rc->offset != 0;
+        p.ack -= rc->offset;
+    }
+    if (!(p.tcp_flags & COLO_TCP_SYN)) {
+        colo_conn_track(&rc->conn, &p, rc->client_end);
+    }
+    return true;
+}
+
+/* Hold a frame of the client until its connection's offset is known. */
+static void colo_rw_hold(ColoRw *rw, ColoRwConn *rc, const uint8_t *buf,
+                         uint32_t len, uint32_t vnet_len)
+{
+    size_t size = sizeof(ColoRwFrame) + len;
+    ColoRwFrame *f;
+
+    if (rc->held_bytes + size > rw->lim.conn_hold_bytes ||
+        rw->held_bytes + size > rw->lim.hold_bytes) {
+        rw->stats.hold_overflow++;
+        return;
+    }
+    f = g_malloc(size);
+    f->len = len;
+    f->vnet_len = vnet_len;
+    memcpy(f->data, buf, len);
+    QSIMPLEQ_INSERT_TAIL(&rc->hold, f, next);
+    rc->held_bytes += size;
+    rw->held_bytes += size;
+    rw->stats.held++;
+}
+
+/* Deliver what a connection held, in order, as far as it now can. */
+static void colo_rw_flush(ColoRw *rw, ColoRwConn *rc)
+{
+    ColoRwFrame *f;
+
+    while ((f = QSIMPLEQ_FIRST(&rc->hold)) &&
+           colo_rw_translate_in(rw, rc, f->data, f->len, f->vnet_len)) {
+        rw->ops->deliver(rw->opaque, f->data, f->len);
+        colo_rw_unhold(rw, rc);
+    }
+}
+
+void colo_rw_ingress(ColoRw *rw, uint8_t *buf, uint32_t len,
+                     uint32_t vnet_len, int64_t now)
+{
+    ColoRwConn *rc;
+    ColoPacket p;
+    int from;
+
+    vnet_len = MIN(vnet_len, len);
+    if (colo_packet_parse(buf + vnet_len, len - vnet_len, &p) !=
+        COLO_PKT_TCP) {
+        rw->ops->deliver(rw->opaque, buf, len);
+        return;
+    }
+    rc = colo_rw_conn(rw, &p, true, now, &from);
+    /* a SYN on a closed or reused 5-tuple starts over before anything */
+    if ((p.tcp_flags & COLO_TCP_SYN) &&
+        colo_conn_track(&rc->conn, &p, from)) {
+        colo_rw_restart(rw, rc);
+    }
+    if ((p.tcp_flags & COLO_TCP_SYN) && !(p.tcp_flags & COLO_TCP_RST)) {
+        rc->side[CLIENT].syn = true;
+        rc->side[CLIENT].isn = p.seq;
+    }
+    if (!QSIMPLEQ_EMPTY(&rc->hold) ||
+        !colo_rw_translate_in(rw, rc, buf, len, vnet_len)) {
+        colo_rw_hold(rw, rc, buf, len, vnet_len);
+        return;
+    }
+    rw->ops->deliver(rw->opaque, buf, len);
+}
+
+void colo_rw_egress(ColoRw *rw, uint8_t *buf, uint32_t len,
+                    uint32_t vnet_len, int64_t now)
+{
+    uint8_t *frame;
+    ColoRwConn *rc;
+    ColoPacket p;
+    int from;
+
+    vnet_len = MIN(vnet_len, len);
+    frame = buf + vnet_len;
+    if (colo_packet_parse(frame, len - vnet_len, &p) != COLO_PKT_TCP) {
+        return;
+    }
+    rc = colo_rw_conn(rw, &p, false, now, &from);
+    /* in the secondary VM's own numbers, before they are moved */
+    if (colo_conn_track(&rc->conn, &p, from)) {
+        colo_rw_restart(rw, rc);
+    }
+    if ((p.tcp_flags & COLO_TCP_SYN) && !rc->offset_known) {
+        rc->side[GUEST].syn = true;
+        rc->side[GUEST].isn = p.seq;
+    }
+    if (rc->offset_known) {
+        colo_seq_move_seq(frame, &p, rc->offset,
+                          colo_rw_partial(buf, vnet_len));
+        rw->stats.translated += rc->offset != 0;
+    }
+    if (!QSIMPLEQ_EMPTY(&rc->hold)) {
+        colo_rw_flush(rw, rc);
+    }
+}
+
+static void colo_rw_conn_checkpoint(void *opaque, ColoConn *conn)
+{
+    ColoRw *rw = opaque;
+    ColoRwConn *rc = (ColoRwConn *)conn;
+
+    rc->offset_known = true;
+    rc->offset = 0;
+    colo_rw_drop_held(rw, rc, &rw->stats.stale);
+}
+
+void colo_rw_checkpoint(ColoRw *rw)
+{
+    colo_conn_foreach(rw->conns, colo_rw_conn_checkpoint, rw);
+}
+
+void colo_rw_tick(ColoRw *rw, int64_t now)
+{
+    colo_conn_reap(rw->conns, now, rw->lim.closed_grace_ns, 0);
+}
+
+ColoRw *colo_rw_new(const ColoRwLimits *lim, uint32_t seed,
+                    const ColoRwOps *ops, void *opaque)
+{
+    ColoRw *rw = g_new0(ColoRw, 1);
+
+    rw->lim = *lim;
+    rw->ops = ops;
+    rw->opaque = opaque;
+    rw->conns = colo_conn_table_new(lim->max_conns, sizeof(ColoRwConn), seed,
+                                    colo_rw_conn_release, rw);
+    return rw;
+}
+
+void colo_rw_free(ColoRw *rw)
+{
+    if (rw) {
+        colo_conn_table_free(rw->conns);
+        g_free(rw);
+    }
+}
+
+const ColoRwStats *colo_rw_stats(const ColoRw *rw)
+{
+    return &rw->stats;
+}
+
+uint32_t colo_rw_conns(const ColoRw *rw)
+{
+    return colo_conn_count(rw->conns);
+}
+
+uint64_t colo_rw_evictions(const ColoRw *rw)
+{
+    uint64_t n = 0;
+
+    for (int i = 0; i < COLO_EVICT__MAX; i++) {
+        n += colo_conn_evictions(rw->conns, i);
+    }
+    return n;
+}
+
+uint64_t colo_rw_held_bytes(const ColoRw *rw)
+{
+    return rw->held_bytes;
+}
