@@ -42,7 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!rw) {
         rw = colo_rw_new(&lim, 1, &ops, NULL);
     }
-    copy = g_memdup2(data, size);
+    /* never NULL, as no netdev's buffer is */
+    copy = g_malloc(MAX(size, 1));
+    memcpy(copy, data, size);
     colo_packet_parse(copy, size, &p);
     if (p.end > size || p.payload_off + p.payload_len > size ||
         (p.kind == COLO_PKT_TCP && p.l4_off + p.tcp_hdr_len > size)) {
