@@ -111,6 +111,7 @@ static const char *const colo_cmp_reasons[COLO_CMP_REASON__MAX] = {
     [COLO_CMP_SECONDARY_AHEAD] = "secondary-ahead",
     [COLO_CMP_EVICTED] = "connection-evicted",
     [COLO_CMP_SECONDARY_ONLY] = "secondary-only",
+    [COLO_CMP_RESYNC] = "resync",
 };
 
 const char *colo_cmp_reason_str(ColoCmpReason why)
@@ -1048,6 +1049,11 @@ static void colo_cmp_flush(ColoCmp *c, uint64_t *counter)
     colo_conn_foreach(c->conns, colo_cmp_reset, c);
     c->total_requested = false;
     c->evict_requested = false;
+}
+
+void colo_cmp_request_resync(ColoCmp *c)
+{
+    colo_cmp_request(c, NULL, COLO_CMP_RESYNC);
 }
 
 void colo_cmp_checkpoint(ColoCmp *c)

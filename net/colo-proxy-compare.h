@@ -40,6 +40,7 @@ typedef enum ColoCmpReason {
     COLO_CMP_EVICTED,           /* the table evicted a connection that held */
     COLO_CMP_SECONDARY_ONLY,    /* the secondary sent what the primary did
                                  * not, for longer than the timeout */
+    COLO_CMP_RESYNC,            /* the link came back during COLO */
     COLO_CMP_REASON__MAX,
 } ColoCmpReason;
 
@@ -115,6 +116,11 @@ void colo_cmp_secondary(ColoCmp *c, const uint8_t *buf, uint32_t len,
  */
 void colo_cmp_ingress(ColoCmp *c, const uint8_t *buf, uint32_t len,
                       uint32_t vnet_len, int64_t now);
+/*
+ * The secondary missed frames (the link was down during COLO): ask for
+ * a checkpoint, which makes it a copy again.
+ */
+void colo_cmp_request_resync(ColoCmp *c);
 /* A checkpoint completed: release everything held, forget the rest. */
 void colo_cmp_checkpoint(ColoCmp *c);
 /* Unprotected from now on (link lost, failover): release everything. */

@@ -20,3 +20,7 @@ void colo_proxy_unregister_notifier(Notifier *notify)
 void colo_proxy_notify_event(int event, Error **errp)
 {
 }
+
+void colo_proxy_start(Error **errp)
+{
+}

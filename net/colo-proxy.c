@@ -152,6 +152,7 @@ struct ColoProxyState {
     ColoProxyTx to_net;             /* the guest's output, to the network */
     ColoProxyTx to_guest;           /* secondary: ingress, to its guest */
     QEMUBH *tx_bh;                  /* resumes both after a callback */
+    bool colo_active;               /* COLO runs: protect */
     ColoEpoch epoch;                /* the peer's checkpoints and ours */
     QSIMPLEQ_HEAD(, ColoProxyTxFrame) early;    /* held by the epoch */
     uint64_t early_bytes;
@@ -548,6 +549,11 @@ static void colo_proxy_link_up(void *opaque)
     colo_epoch_reset(&s->epoch);
     colo_proxy_early_drop(s);
     colo_proxy_link_event(s, true, "handshake complete");
+    if (s->mode == COLO_PROXY_MODE_PRIMARY && s->colo_active &&
+        !s->failover) {
+        /* back during COLO: the secondary missed what went by meanwhile */
+        colo_cmp_request_resync(s->cmp);
+    }
 }
 
 static void colo_proxy_link_down(void *opaque, const char *reason)
@@ -609,9 +615,16 @@ static const ColoLinkIOOps colo_proxy_link_ops = {
     .epoch = colo_proxy_link_epoch,
 };
 
+/*
+ * Protected while COLO runs, and the link is up: nobody checkpoints a
+ * primary outside COLO, so holding its output would only stall it.  An
+ * external frame (notify-dev) runs COLO on its own: it is taken as
+ * running.
+ */
 static bool colo_proxy_protected(ColoProxyState *s)
 {
-    return !s->failover && colo_link_io_state(s->link) == COLO_LINK_IO_UP;
+    return (s->colo_active || s->notify) && !s->failover &&
+           colo_link_io_state(s->link) == COLO_LINK_IO_UP;
 }
 
 /* ---- the filter ---- */
@@ -755,6 +768,7 @@ static void colo_proxy_do_event(ColoProxyState *s, int event)
     switch (event) {
     case COLO_EVENT_CHECKPOINT:
         s->stats.checkpoints++;
+        s->colo_active = true;
         /* what we send from here on belongs to the state after it */
         colo_link_io_send_epoch(s->link);
         if (s->mode == COLO_PROXY_MODE_PRIMARY) {
@@ -771,6 +785,7 @@ static void colo_proxy_do_event(ColoProxyState *s, int event)
     case COLO_EVENT_FAILOVER:
         s->stats.failovers++;
         s->failover = true;
+        s->colo_active = false;
         if (s->mode == COLO_PROXY_MODE_PRIMARY) {
             colo_cmp_release_all(s->cmp);
         }
@@ -1093,6 +1108,7 @@ static void colo_proxy_cmp_info(ColoCmp *cmp, ColoProxyStats *st)
     r->secondary_ahead = cs->requests[COLO_CMP_SECONDARY_AHEAD];
     r->connection_evicted = cs->requests[COLO_CMP_EVICTED];
     r->secondary_only = cs->requests[COLO_CMP_SECONDARY_ONLY];
+    r->resync = cs->requests[COLO_CMP_RESYNC];
     st->checkpoint_requests = r;
 }
 
@@ -1176,6 +1192,42 @@ static int colo_proxy_event_one(Object *obj, void *opaque)
 void colo_proxy_notify_event(int event, Error **errp)
 {
     assert(bql_locked());
+    object_child_foreach(object_get_objects_root(), colo_proxy_event_one,
+                         &event);
+}
+
+/* A colo-proxy that cannot protect: its link is not up. */
+static int colo_proxy_check_start(Object *obj, void *opaque)
+{
+    ColoProxyState *s = (ColoProxyState *)object_dynamic_cast(obj,
+                                                              TYPE_COLO_PROXY);
+    Error **errp = opaque;
+
+    if (s && s->link && colo_link_io_state(s->link) != COLO_LINK_IO_UP) {
+        const char *err = colo_link_io_last_error(s->link);
+
+        error_setg(errp, "colo-proxy '%s': the link to the %s is %s%s%s: "
+                   "COLO would run unprotected",
+                   object_get_canonical_path_component(obj),
+                   s->mode == COLO_PROXY_MODE_PRIMARY ? "secondary" :
+                                                        "primary",
+                   ColoProxyLinkState_str(
+                       colo_proxy_link_states[colo_link_io_state(s->link)]),
+                   err ? ", last error: " : "", err ? err : "");
+        return 1;
+    }
+    return 0;
+}
+
+void colo_proxy_start(Error **errp)
+{
+    int event = COLO_EVENT_CHECKPOINT;
+
+    assert(bql_locked());
+    if (object_child_foreach(object_get_objects_root(),
+                             colo_proxy_check_start, errp)) {
+        return;
+    }
     object_child_foreach(object_get_objects_root(), colo_proxy_event_one,
                          &event);
 }

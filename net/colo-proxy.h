@@ -15,7 +15,9 @@
 #define TYPE_COLO_PROXY "colo-proxy"
 
 /*
- * The COLO framework's side.  A colo-proxy without notify-dev asks for a
+ * The COLO framework's side.  A colo-proxy protects (holds and compares
+ * the guest's output) while COLO runs: from colo_proxy_start() (or the
+ * first checkpoint event) to failover.  One without notify-dev asks for a
  * checkpoint by notifying the notifiers registered here (from any thread
  * holding the BQL: the main loop).  The framework reports COLO_EVENT_*
  * (checkpoint completed, failover) with colo_proxy_notify_event(), with
@@ -25,5 +27,12 @@
 void colo_proxy_register_notifier(Notifier *notify);
 void colo_proxy_unregister_notifier(Notifier *notify);
 void colo_proxy_notify_event(int event, Error **errp);
+/*
+ * COLO starts (the primary's COLO thread before it runs the VM, the
+ * secondary's likewise), with the BQL held: the two VMs are the same, as
+ * after a checkpoint, and every colo-proxy protects from now on.  Fails,
+ * changing nothing, if one cannot: its link to the peer is not up.
+ */
+void colo_proxy_start(Error **errp);
 
 #endif /* QEMU_NET_COLO_PROXY_H */

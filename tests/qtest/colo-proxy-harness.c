@@ -162,6 +162,14 @@ void cp_pair_start_secondary(CpPair *p, const char *sec_opts)
 
 void cp_pair_start(CpPair *p, const char *pri_opts, const char *sec_opts)
 {
+    cp_pair_start_link(p, pri_opts, sec_opts);
+    /* COLO starts: a checkpoint of two identical VMs, both sides */
+    cp_pair_checkpoint(p);
+}
+
+void cp_pair_start_link(CpPair *p, const char *pri_opts,
+                        const char *sec_opts)
+{
     g_autofree char *pri = NULL;
 
     p->dir = g_dir_make_tmp("colo-proxy-XXXXXX", NULL);
@@ -284,15 +292,20 @@ void cp_event(QTestState *qts, const char *event)
                              event);
 }
 
+void cp_checkpoint(QTestState *pri, QTestState *sec)
+{
+    uint64_t pri_peer = cp_stat(pri, "peer-checkpoints");
+    uint64_t sec_peer = cp_stat(sec, "peer-checkpoints");
+
+    cp_event(pri, "checkpoint");
+    cp_event(sec, "checkpoint");
+    cp_wait_stat(pri, "peer-checkpoints", pri_peer + 1);
+    cp_wait_stat(sec, "peer-checkpoints", sec_peer + 1);
+}
+
 void cp_pair_checkpoint(CpPair *p)
 {
-    uint64_t pri = cp_stat(p->pri.qts, "peer-checkpoints");
-    uint64_t sec = cp_stat(p->sec.qts, "peer-checkpoints");
-
-    cp_event(p->pri.qts, "checkpoint");
-    cp_event(p->sec.qts, "checkpoint");
-    cp_wait_stat(p->pri.qts, "peer-checkpoints", pri + 1);
-    cp_wait_stat(p->sec.qts, "peer-checkpoints", sec + 1);
+    cp_checkpoint(p->pri.qts, p->sec.qts);
 }
 
 bool cp_pending(int fd)

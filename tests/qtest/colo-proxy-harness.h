@@ -65,9 +65,14 @@ typedef struct CpPair {
 /*
  * Start the secondary, then the primary, each with colo-proxy "cp0" on
  * hn0 plus @pri_opts / @sec_opts appended to its -object (may be NULL),
- * and wait until both report the link up.
+ * wait until both report the link up, then start COLO as QEMU's COLO
+ * threads do: a checkpoint event on each side (cp_pair_checkpoint()),
+ * from which on the proxies protect.
  */
 void cp_pair_start(CpPair *p, const char *pri_opts, const char *sec_opts);
+/* The same with the link up, but COLO not started. */
+void cp_pair_start_link(CpPair *p, const char *pri_opts,
+                        const char *sec_opts);
 void cp_pair_stop(CpPair *p);
 /* (Re)start the secondary of @p alone, not waiting for the link. */
 void cp_pair_start_secondary(CpPair *p, const char *sec_opts);
@@ -97,6 +102,8 @@ void cp_event(QTestState *qts, const char *event);
  * first), then wait until each side has the other's checkpoint marker.
  */
 void cp_pair_checkpoint(CpPair *p);
+/* The same for any two QEMUs with colo-proxy "cp0" linked together. */
+void cp_checkpoint(QTestState *pri, QTestState *sec);
 /* True if a frame is ready to be read on @fd right now. */
 bool cp_pending(int fd);
 

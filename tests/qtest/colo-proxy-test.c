@@ -394,7 +394,7 @@ static void test_link_checkpoint_release(void)
     cp_pair_checkpoint(&p);
     cp_expect(p.pri.net_fd, a);
     g_assert_cmpuint(cp_stat(p.pri.qts, "held-frames"), ==, 0);
-    g_assert_cmpuint(cp_stat(p.pri.qts, "checkpoints"), ==, 1);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "checkpoints"), ==, 2);
     /* the next frame out is the next matched one: nothing twice */
     cp_send(p.pri.guest_fd, b);
     cp_send(p.sec.guest_fd, b);
@@ -551,6 +551,7 @@ static void test_link_tcp(void)
     cp_host_start(&hs, sec);
     cp_host_start(&hp, pri);
     cp_wait_link_up(hp.qts);
+    cp_checkpoint(hp.qts, hs.qts);
     cp_send(hp.net_fd, frame);
     cp_expect(hs.guest_fd, frame);
     cp_host_stop(&hp);
@@ -883,7 +884,7 @@ static void test_notify_checkpoint(void)
     notify_send(fd, "COLO_CHECKPOINT");
     /* the external frame checkpoints the secondary too (filters' event) */
     cp_event(p.sec.qts, "checkpoint");
-    cp_wait_stat(p.pri.qts, "peer-checkpoints", 1);
+    cp_wait_stat(p.pri.qts, "peer-checkpoints", 2);
     cp_expect(p.pri.net_fd, a);
     /* the next frame out is the next matched one: released once */
     cp_send(p.pri.guest_fd, next);
@@ -932,7 +933,8 @@ static void test_notify_garbage(void)
     cp_wait_stat(p.pri.qts, "notify.errors", 2);
     err = cp_info_str(p.pri.qts, "notify-error");
     g_assert_cmpstr(err, ==, "message of 65536 bytes (at most 64)");
-    g_assert_cmpuint(cp_stat(p.pri.qts, "checkpoints"), ==, 0);
+    /* the one COLO started with, none of the garbage's making */
+    g_assert_cmpuint(cp_stat(p.pri.qts, "checkpoints"), ==, 1);
     close(fd);
     cp_pair_stop(&p);
 }
@@ -989,6 +991,41 @@ static void test_colo_tcg(void)
     cp_wait_stat(sec, "failovers", 1);
     qtest_quit(sec);
     unlink(link);
+    unlink(uri + strlen("unix:"));
+    rmdir(dir);
+}
+
+/*
+ * COLO whose primary colo-proxy has no link (nobody listens) would run
+ * unprotected: it does not start, COLO_EXIT says so, the VM stays
+ * stopped until the management fails over.
+ */
+static void test_colo_refused(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("colo-proxy-colo-XXXXXX", NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s/migrate", dir);
+    g_autoptr(QDict) ev = NULL;
+    g_autoptr(QDict) st = NULL;
+    QTestState *pri, *sec;
+
+    sec = qtest_initf("-M pc -accel tcg -m 64 -nodefaults "
+                      "-netdev hubport,id=hn0,hubid=0 -incoming %s", uri);
+    colo_caps(sec);
+    pri = colo_qemu(dir, false);
+    colo_caps(pri);
+    qtest_qmp_assert_success(pri, "{ 'execute': 'migrate', "
+                             "'arguments': { 'uri': %s } }", uri);
+    ev = qtest_qmp_eventwait_ref(pri, "COLO_EXIT");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "reason"),
+                    ==, "error");
+    st = qtest_qmp(pri, "{ 'execute': 'query-status' }");
+    g_assert_false(qdict_get_bool(qdict_get_qdict(st, "return"),
+                                  "running"));
+    g_assert_cmpuint(cp_stat(pri, "checkpoints"), ==, 0);
+    qtest_qmp_assert_success(pri, "{ 'execute': 'x-colo-lost-heartbeat' }");
+    qtest_qmp_assert_success(sec, "{ 'execute': 'x-colo-lost-heartbeat' }");
+    qtest_quit(pri);
+    qtest_quit(sec);
     unlink(uri + strlen("unix:"));
     rmdir(dir);
 }
@@ -1220,6 +1257,53 @@ static void test_seq_held_at_exit(void)
     cp_pair_stop(&p);
 }
 
+/* ---- protection follows COLO ---- */
+
+/*
+ * A primary whose link is up but on which COLO does not run holds
+ * nothing: nobody would checkpoint it.  From COLO's start it does.
+ */
+static void test_protect_colo_only(void)
+{
+    CpFlow vm = cp_flow(false, 0, 53, 1234);
+    g_autoptr(GByteArray) a = cp_frame_udp(&vm, "before-colo", 11);
+    g_autoptr(GByteArray) b = cp_frame_udp(&vm, "under-colo", 10);
+    CpPair p;
+
+    cp_pair_start_link(&p, NULL, NULL);
+    cp_send(p.pri.guest_fd, a);
+    cp_expect(p.pri.net_fd, a);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "passed"), ==, 1);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "mirrored"), ==, 0);
+    cp_pair_checkpoint(&p);
+    cp_send(p.pri.guest_fd, b);
+    cp_wait_stat(p.pri.qts, "held-frames", 1);
+    cp_send(p.sec.guest_fd, b);
+    cp_expect(p.pri.net_fd, b);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "released"), ==, 1);
+    cp_pair_stop(&p);
+}
+
+/*
+ * The link lost during COLO and back: the secondary missed ingress in
+ * between, so the primary asks for a checkpoint at once.
+ */
+static void test_protect_resync(void)
+{
+    g_autofree char *why = NULL;
+    CpPair p;
+
+    cp_pair_start(&p, NULL, NULL);
+    cp_host_stop(&p.sec);
+    g_free(cp_wait_link(p.pri.qts, false));
+    cp_pair_start_secondary(&p, NULL);
+    cp_wait_link_up(p.pri.qts);
+    why = wait_request(p.pri.qts);
+    g_assert_cmpstr(why, ==, "resync");
+    g_assert_cmpuint(cp_stat(p.pri.qts, "checkpoint-requests.resync"), ==, 1);
+    cp_pair_stop(&p);
+}
+
 /* ---- checkpoint epochs on the link ---- */
 
 /*
@@ -1264,7 +1348,7 @@ static void test_epoch_secondary_output(void)
     cp_send(p.sec.guest_fd, old);
     cp_wait_stat(p.pri.qts, "drops.stale", 1);
     cp_event(p.sec.qts, "checkpoint");
-    cp_wait_stat(p.pri.qts, "peer-checkpoints", 1);
+    cp_wait_stat(p.pri.qts, "peer-checkpoints", 2);
 
     /* the next checkpoint: the secondary is reloaded first and runs */
     cp_event(p.sec.qts, "checkpoint");
@@ -1425,6 +1509,9 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/compare/queue-bound", test_cmp_queue_bound);
     qtest_add_func("/colo-proxy/compare/arp-ipv6", test_cmp_arp_ipv6);
     qtest_add_func("/colo-proxy/colo/tcg", test_colo_tcg);
+    qtest_add_func("/colo-proxy/colo/refused", test_colo_refused);
+    qtest_add_func("/colo-proxy/protect/colo-only", test_protect_colo_only);
+    qtest_add_func("/colo-proxy/protect/resync", test_protect_resync);
     qtest_add_func("/colo-proxy/notify/init", test_notify_init);
     qtest_add_func("/colo-proxy/notify/checkpoint", test_notify_checkpoint);
     qtest_add_func("/colo-proxy/notify/no-request", test_notify_no_request);
