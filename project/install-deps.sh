@@ -35,7 +35,7 @@ pkgs=(
     build-essential git pkg-config flex bison ninja-build python3-venv
     python3-pip libglib2.0-dev libpixman-1-dev zlib1g-dev libslirp-dev
     libfdt-dev libgnutls28-dev dpkg-dev rsync
-    iproute2 busybox-static cpio seabios ipxe-qemu
+    iproute2 ethtool busybox-static cpio seabios ipxe-qemu
     clang libclang-rt-14-dev
 )
 bpo_pkgs=(meson python3-pycotap qemu-system-data)

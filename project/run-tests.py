@@ -60,6 +60,9 @@ def tests(build):
     out.append(("e2e-secondary-lost", [e2e, build, "--scenario",
                                        "secondary-lost", "--cmdline"],
                 TOP, dict(os.environ)))
+    out.append(("e2e-reprotect-virtio", [e2e, build, "--scenario",
+                                         "reprotect", "--nic", "virtio"],
+                TOP, dict(os.environ)))
     out.append(("series", [os.path.join(TOP, "project/check-series.sh")],
                 TOP, dict(os.environ)))
     return out

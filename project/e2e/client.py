@@ -5,11 +5,16 @@ usage: client.py IP requests   one JSON request per stdin line
                                ({"path": ...}), one JSON answer per line
        client.py IP echo       one line per stdin line through one TCP
                                connection to :7; prints ok or bad
+       client.py IP stream     a byte stream through :7 with a window in
+                               flight until stdin closes, verified byte
+                               for byte and by sha256
        client.py IP measure KIND SECONDS
                                KIND echo|static|64k|64k-raw for SECONDS;
                                prints requests/s, failures, p50/p90
 """
+import hashlib
 import json
+import select
 import socket
 import sys
 import time
@@ -17,19 +22,19 @@ import time
 
 def connect(ip, port, first=False):
     """
-    The guest's services start in the background: let them bind.  The
-    very first contact may also wait for ARP (its answer can take a
-    checkpoint while the secondary catches up after boot).
+    The first contact after boot may fail once, as a real client's may:
+    the guest's first ARP answer can come after the kernel gave up on its
+    three requests.  One retry, a second later, no more.
     """
-    for _ in range(100 if first else 1):
+    for attempt in range(2 if first else 1):
         try:
             return socket.create_connection((ip, port), timeout=60)
-        except (ConnectionRefusedError, OSError) as e:
-            if not first:
+        except OSError as e:
+            if not first or attempt:
                 raise
-            last = e
-            time.sleep(0.1)
-    raise last
+            print("client: first contact failed once: %s" % e,
+                  file=sys.stderr, flush=True)
+            time.sleep(1)
 
 
 def read_all(s):
@@ -80,6 +85,60 @@ def echo(ip):
         print("ok" if echo_once(c, line.encode()) else "bad", flush=True)
 
 
+def pattern(off, n):
+    """Bytes [off, off + n) of the stream: never the same twice in 2^32."""
+    out = bytearray()
+    while n:
+        block = off // 4096
+        seed = hashlib.sha256(b"%d" % block).digest() * 128
+        take = min(n, 4096 - off % 4096)
+        out += seed[off % 4096:off % 4096 + take]
+        off += take
+        n -= take
+    return bytes(out)
+
+
+def stream(ip):
+    """
+    One connection to :7, a window of bytes in flight, until stdin
+    closes: what comes back must be exactly what was sent, in order
+    (checked chunk by chunk, and sha256 of each side at the end).
+    Prints one JSON line.
+    """
+    c = connect(ip, 7, first=True)
+    c.settimeout(60)
+    window, chunk = 64 * 1024, 4096
+    sent = recvd = bad = 0
+    tx, rx = hashlib.sha256(), hashlib.sha256()
+    sending = True
+    try:
+        while sending or recvd < sent:
+            if sending and sent - recvd < window:
+                data = pattern(sent, chunk)
+                c.sendall(data)
+                tx.update(data)
+                sent += len(data)
+            ready = select.select([c, sys.stdin] if sending else [c], [],
+                                  [], 60)[0]
+            if sys.stdin in ready and not sys.stdin.readline():
+                sending = False
+            if c not in ready:
+                if not ready:
+                    raise OSError("no answer for 60 s")
+                continue
+            got = c.recv(65536)
+            if not got:
+                raise OSError("connection closed")
+            bad += got != pattern(recvd, len(got))
+            rx.update(got)
+            recvd += len(got)
+    except OSError as e:
+        print("client: stream: %s" % e, file=sys.stderr, flush=True)
+    print(json.dumps({"sent": sent, "received": recvd, "bad_chunks": bad,
+                      "same": sent == recvd and tx.digest() == rx.digest()}),
+          flush=True)
+
+
 def one(ip, kind, c):
     if kind == "echo":
         return echo_once(c, b"x" * 64)
@@ -124,5 +183,7 @@ if __name__ == "__main__":
         requests(ip)
     elif mode == "echo":
         echo(ip)
+    elif mode == "stream":
+        stream(ip)
     else:
         measure(ip, sys.argv[3], float(sys.argv[4]))

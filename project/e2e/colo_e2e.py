@@ -13,14 +13,20 @@ in network namespaces this script creates and removes:
   guest:      10.0.0.2/24, HTTP :80 (/index.html, /64k.bin, /cgi-bin/rand),
               TCP echo :7
 
-Scenarios: "secondary-lost" (the primary goes on alone) and
-"primary-lost" (SIGKILL the primary, fail over to the secondary).  Each
-checks that requests are answered correctly, that a non-deterministic
-response causes a checkpoint request, that checkpoints happen while the
-guest serves, and that a live TCP connection and new connections survive
-the failure with no byte lost or duplicated.  Prints TAP.
+Scenarios: "secondary-lost" (the primary goes on alone), "primary-lost"
+(SIGKILL the primary, fail over to the secondary) and "reprotect" (the
+secondary is lost, a new one protects the primary again, then the primary
+is lost).  The guest's NIC is e1000 or virtio-net (vnet header, the
+guest's default offloads); IPv6 is on in the guest; colo-proxy runs with
+its documented defaults.  Each checks that requests are answered
+correctly, that a non-deterministic response causes a checkpoint request,
+that checkpoints happen while the guest serves, that a live TCP
+connection and new connections survive every failure with no byte lost
+or duplicated, and that a byte stream running across the failovers comes
+back whole (sha256).  Prints TAP, and the checkpoint requests by reason.
 
 usage: colo_e2e.py BUILD_DIR [--demo] [--cmdline] [--scenario NAME]
+                   [--nic e1000|virtio]
 """
 import argparse
 import json
@@ -77,6 +83,9 @@ class Net:
         sh("ip", "link", "add", "veth-h", "netns", h, "type", "veth",
            "peer", "name", "veth-c", "netns", c)
         sh("ip", "link", "set", "veth-h", "master", "br-ext", "up", ns=h)
+        # partial checksums from a virtio guest are completed in software
+        # on the way to the client, which then verifies every one
+        sh("ethtool", "-K", "veth-h", "tx", "off", ns=h)
         sh("ip", "addr", "add", CLIENT_IP + "/24", "dev", "veth-c", ns=c)
         sh("ip", "link", "set", "veth-c", "up", ns=c)
         for tap, br in ((self.tap_p, "br-ext"), (self.tap_s, "br-sec")):
@@ -96,13 +105,14 @@ class Net:
 
 class Vm:
     def __init__(self, name, build, net, run, guest, secondary, cmdline,
-                 chain="proxy"):
+                 chain="proxy", nic="e1000"):
         self.name = name
         self.trace = os.path.join(run, name + ".trace")
         self.qmp_path = os.path.join(run, name + ".qmp")
         self.serial = os.path.join(run, name + ".serial")
         self.log = os.path.join(run, name + ".log")
         tap = net.tap_s if secondary else net.tap_p
+        virtio = nic == "virtio"
         args = [os.path.join(build, "qemu-system-x86_64"),
                 "-L", "/usr/share/qemu", "-L", "/usr/share/seabios",
                 "-L", "/usr/lib/ipxe/qemu",
@@ -113,14 +123,19 @@ class Vm:
                 "-append", "console=ttyS0 quiet panic=-1",
                 "-serial", "file:" + self.serial,
                 "-netdev", "tap,id=hn0,ifname=%s,script=no,downscript=no,"
-                "vhost=off" % tap,
-                "-device", "e1000,netdev=hn0,mac=" + MAC,
+                "vhost=off,vnet_hdr=%s" % (tap, "on" if virtio else "off"),
+                # virtio-net with the guest's default offloads (TSO, GSO,
+                # partial checksums); e1000 has no vnet header
+                "-device", "%s,netdev=hn0,mac=%s" % (
+                    "virtio-net-pci" if virtio else "e1000", MAC),
                 "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
                 "-trace", "enable=colo_send_message,file=" + self.trace]
+        # the documented defaults, but for the vnet header virtio needs
         self.proxy = {"qom-type": "colo-proxy", "id": "cp0", "netdev": "hn0",
                       "mode": "secondary" if secondary else "primary",
-                      "addr": ":9003" if secondary else "127.0.0.1:9003",
-                      "compare-timeout": 1000}
+                      "addr": "127.0.0.1:9003"}
+        if virtio:
+            self.proxy["vnet-hdr-support"] = True
         if chain == "upstream":
             args += upstream_chain(secondary)
             cmdline = True
@@ -128,8 +143,8 @@ class Vm:
             cmdline = True
         elif cmdline:
             args += ["-object", "colo-proxy," + ",".join(
-                "%s=%s" % (k, v) for k, v in self.proxy.items()
-                if k != "qom-type")]
+                "%s=%s" % (k, "on" if v is True else v)
+                for k, v in self.proxy.items() if k != "qom-type")]
         if secondary:
             args += ["-incoming", "tcp:127.0.0.1:9998"]
         elif chain != "plain":
@@ -288,16 +303,9 @@ class Tap:
             self.failed += 1
 
 
-def start_pair(build, net, run, guest, cmdline, chain="proxy"):
-    if chain == "upstream":
-        # upstream's primary serves the chardevs the secondary connects to
-        pri = Vm("primary", build, net, run, guest, False, cmdline, chain)
-        sec = Vm("secondary", build, net, run, guest, True, cmdline, chain)
-    else:
-        sec = Vm("secondary", build, net, run, guest, True, cmdline, chain)
-        pri = Vm("primary", build, net, run, guest, False, cmdline, chain)
-        sec.add_proxy()
-        pri.add_proxy()
+def start_colo(pri, sec, chain="proxy"):
+    """COLO from @pri to the (new) secondary @sec, once the link is up."""
+    if chain == "proxy":
         wait_for("the colo-proxy link", lambda: pri.info()["link"] == "up")
     caps = [{"capability": "x-colo", "state": True}]
     sec.qmp.cmd("migrate-set-capabilities", capabilities=caps)
@@ -308,6 +316,21 @@ def start_pair(build, net, run, guest, cmdline, chain="proxy"):
     pri.qmp.cmd("migrate", uri="tcp:127.0.0.1:9998")
     wait_for("COLO", lambda: pri.qmp.cmd("query-colo-status")["mode"] ==
              "primary")
+
+
+def start_pair(build, net, run, guest, cmdline, chain="proxy", nic="e1000"):
+    if chain == "upstream":
+        # upstream's primary serves the chardevs the secondary connects to
+        pri = Vm("primary", build, net, run, guest, False, cmdline, chain)
+        sec = Vm("secondary", build, net, run, guest, True, cmdline, chain)
+    else:
+        sec = Vm("secondary", build, net, run, guest, True, cmdline, chain,
+                 nic)
+        pri = Vm("primary", build, net, run, guest, False, cmdline, chain,
+                 nic)
+        sec.add_proxy()
+        pri.add_proxy()
+    start_colo(pri, sec, chain)
     wait_for("the guest", lambda: "colo-guest: ready" in
              open(pri.serial, errors="replace").read(), BOOT_S)
     return pri, sec
@@ -346,66 +369,149 @@ def live_figures(client, pri, seconds=20):
               flush=True)
 
 
-def scenario(build, guest, run, name, cmdline, demo):
+class Stream:
+    """A verified byte stream through the echo service, until closed."""
+
+    def __init__(self, net):
+        self.proc = client(net, "stream")
+
+    def close(self):
+        out = self.proc.communicate("")[0]
+        return json.loads(out)
+
+
+def reasons(vm):
+    """Checkpoint requests of @vm's colo-proxy by reason (non-zero)."""
+    try:
+        return {k: v for k, v in vm.stats()["checkpoint-requests"].items()
+                if v}
+    except Exception:
+        return {}
+
+
+def delta(after, before):
+    return {k: v - before.get(k, 0) for k, v in after.items()
+            if v - before.get(k, 0)}
+
+
+def fail_over(t, name, lost, survivor, net, echo):
+    """Kill @lost; the survivor takes over; the live connection goes on."""
+    t_kill = time.monotonic()
+    lost.kill()
+    if survivor.info()["mode"] == "secondary":
+        survivor.qmp.cmd("x-colo-lost-heartbeat")
+        net.takeover()
+    else:
+        wait_for("the link down", lambda: survivor.info()["link"] != "up")
+        survivor.qmp.cmd("x-colo-lost-heartbeat")
+    e = echo.roundtrip()
+    t.check(e == "ok", "%s: the live TCP connection survives" % name,
+            "disruption %.2f s from the kill to the first answer" %
+            (time.monotonic() - t_kill))
+    e = [echo.roundtrip() for _ in range(5)]
+    t.check(e == ["ok"] * 5, "%s: no byte lost or duplicated after" % name,
+            str(e))
+    t.check(survivor.info()["failover"], "%s: the survivor's colo-proxy "
+            "is in failover" % name)
+
+
+def first_checks(t, name, pri, client, echo):
+    serve(t, client, name)
+    e = [echo.roundtrip() for _ in range(5)]
+    t.check(e == ["ok"] * 5, "%s: echo round trips" % name, str(e))
+    before = sum(pri.stats()["checkpoint-requests"].values())
+    r = [client.get("/cgi-bin/rand") for _ in range(3)]
+    t.check(all(x["status"] == "200" and x["len"] > 0 for x in r),
+            "%s: non-deterministic responses answered" % name)
+    after = sum(pri.stats()["checkpoint-requests"].values())
+    t.check(after > before, "%s: they caused checkpoint requests" % name,
+            "%d -> %d" % (before, after))
+
+
+def scenario(build, guest, run, name, cmdline, demo, nic):
+    """
+    primary-lost, secondary-lost: one failover.  reprotect: the secondary
+    is lost, a new one protects the primary again, then the primary is
+    lost; a stream verified byte for byte runs across both failovers.
+    """
     t = Tap()
     net = Net()
     vms = []
+    label = "%s/%s" % (name, nic)
     try:
         net.up()
-        pri, sec = start_pair(build, net, run, guest, cmdline)
+        pri, sec = start_pair(build, net, run, guest, cmdline, nic=nic)
         vms = [pri, sec]
-        t.check(True, "%s: guest booted under COLO" % name)
+        t.check(True, "%s: guest booted under COLO" % label)
+        boot = reasons(pri)
+        print("# %s: checkpoint requests at boot (IPv6 on): %s" %
+              (label, boot), flush=True)
         client = Client(net)
         echo = Echo(net)
-        serve(t, client, name)
-        e = [echo.roundtrip() for _ in range(5)]
-        t.check(e == ["ok"] * 5, "%s: echo round trips" % name, str(e))
-
-        before = sum(pri.stats()["checkpoint-requests"].values())
-        r = [client.get("/cgi-bin/rand") for _ in range(3)]
-        t.check(all(x["status"] == "200" and x["len"] > 0 for x in r),
-                "%s: non-deterministic responses answered" % name)
-        after = sum(pri.stats()["checkpoint-requests"].values())
-        t.check(after > before, "%s: they caused checkpoint requests" % name,
-                "%d -> %d" % (before, after))
+        first_checks(t, label, pri, client, echo)
         cps = wait_for("checkpoints", lambda: pri.stats()["checkpoints"] >= 2
                        and pri.stats()["checkpoints"])
-        serve(t, client, name + " after %d checkpoints" % cps, 2)
+        serve(t, client, label + " after %d checkpoints" % cps, 2)
         if demo:
             live_figures(client, pri)
-
-        t_kill = time.monotonic()
+        load = reasons(pri)
         if name == "primary-lost":
-            pri.kill()
-            sec.qmp.cmd("x-colo-lost-heartbeat")
-            net.takeover()
+            # a stream opened after the last checkpoint: the survivor
+            # must go on translating its sequence numbers
+            pri.qmp.cmd("migrate-set-parameters",
+                        **{"x-checkpoint-delay": 600000})
+        stream = Stream(net)
+        echo.roundtrip()
+        translated = survivor_translated = 0
+        if name == "primary-lost":
+            translated = sec.stats()["translated"]
+            fail_over(t, label, pri, sec, net, echo)
             survivor = sec
-        else:
-            sec.kill()
-            wait_for("the link down", lambda: pri.info()["link"] != "up")
-            pri.qmp.cmd("x-colo-lost-heartbeat")
+        elif name == "secondary-lost":
+            fail_over(t, label, sec, pri, net, echo)
             survivor = pri
-        e = echo.roundtrip()
-        t.check(e == "ok", "%s: the live TCP connection survives" % name,
-                "disruption %.2f s from the kill to the first answer" %
-                (time.monotonic() - t_kill))
-        e = [echo.roundtrip() for _ in range(5)]
-        t.check(e == ["ok"] * 5, "%s: no byte lost or duplicated after" %
-                name, str(e))
-        serve(t, client, name + " new connections after failover", 2)
-        t.check(survivor.info()["failover"], "%s: the survivor's colo-proxy "
-                "is in failover" % name)
+        else:
+            fail_over(t, label + " (secondary lost)", sec, pri, net, echo)
+            sec2 = Vm("secondary2", build, net, run, guest, True, cmdline,
+                      nic=nic)
+            vms.append(sec2)
+            sec2.add_proxy()
+            n = pri.stats()["checkpoints"]
+            start_colo(pri, sec2)
+            wait_for("checkpoints of the new pair",
+                     lambda: pri.stats()["checkpoints"] >= n + 2)
+            t.check(not pri.info()["failover"], "%s: COLO protects again "
+                    "with a new secondary" % label)
+            serve(t, client, label + " re-protected", 2)
+            e = [echo.roundtrip() for _ in range(3)]
+            t.check(e == ["ok"] * 3, "%s: the live connection under the new "
+                    "pair" % label, str(e))
+            fail_over(t, label + " (primary lost)", pri, sec2, net, echo)
+            survivor = sec2
+        serve(t, client, label + " new connections after failover", 2)
+        r = stream.close()
+        if survivor is not pri:
+            survivor_translated = survivor.stats()["translated"] - translated
+            print("# %s: frames the survivor translated after the failover: "
+                  "%d" % (label, survivor_translated), flush=True)
+        t.check(r["same"] and r["received"] > 0 and not r["bad_chunks"],
+                "%s: the stream across failover: every byte back, once, in "
+                "order" % label, "%d bytes sent, %d received" %
+                (r["sent"], r["received"]))
+        print("# %s: checkpoint requests by reason: booting %s, serving %s, "
+              "through the failover %s" % (label, boot, delta(load, boot),
+                                           delta(reasons(survivor), load)
+                                           if survivor is pri else "-"),
+              flush=True)
         echo.close()
         client.close()
     except Fail as e:
-        t.check(False, "%s: %s" % (name, e))
+        t.check(False, "%s: %s" % (label, e))
     finally:
         for vm in vms:
             vm.stop()
         net.down()
     return t
-
-
 
 
 def measure(build, guest, run, chain, secs):
@@ -452,7 +558,9 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--demo", action="store_true")
     ap.add_argument("--cmdline", action="store_true")
-    ap.add_argument("--scenario", action="append")
+    ap.add_argument("--scenario", action="append",
+                    help="primary-lost, secondary-lost or reprotect")
+    ap.add_argument("--nic", default="e1000", choices=("e1000", "virtio"))
     ap.add_argument("--chains", default="plain,upstream,proxy")
     ap.add_argument("--measure", type=float, metavar="SECONDS",
                     help="measure each workload this long for no COLO, "
@@ -475,7 +583,7 @@ def main():
     failed = total = 0
     for name in a.scenario or ["secondary-lost", "primary-lost"]:
         t = scenario(os.path.abspath(a.build), guest, run, name, a.cmdline,
-                     a.demo)
+                     a.demo, a.nic)
         failed += t.failed
         total += t.n
     print("1..%d" % total)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the small guest of the end-to-end test and the demo from Debian's
 # packages: Debian 12's kernel and an initramfs of busybox-static with an
-# init that brings up e1000 as 10.0.0.2/24 and serves
+# init that brings up e1000 or virtio-net (IPv6 on) as 10.0.0.2/24 and serves
 #   - HTTP on :80 (busybox httpd): /index.html (1 KB), /64k.bin (64 KiB),
 #     /cgi-bin/rand (a random number: deliberately non-deterministic);
 #   - a TCP echo service on :7;
@@ -16,7 +16,8 @@ mkdir -p "$cache"
 kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 [ -n "$kpkg" ] || { echo "build-guest: no Debian kernel package" >&2; exit 1; }
 out=$cache/$kpkg
-if [ -e "$out/initrd.img" ] && [ "$out/initrd.img" -nt "$top/project/guest/init" ]; then
+if [ -e "$out/initrd.img" ] && [ "$out/initrd.img" -nt "$top/project/guest/init" ] &&
+   [ "$out/initrd.img" -nt "$0" ]; then
     echo "$out"
     exit 0
 fi
@@ -35,8 +36,12 @@ cp /bin/busybox "$root/bin/busybox"
 for app in $("$root/bin/busybox" --list); do
     [ "$app" = busybox ] || ln -sf busybox "$root/bin/$app"
 done
-cp "$(find "$work/k/lib/modules" -name e1000.ko | head -n 1)" \
-    "$root/lib/modules/e1000.ko"
+for m in e1000 virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev \
+         virtio_pci failover net_failover virtio_net; do
+    f=$(find "$work/k/lib/modules" -name "$m.ko" | head -n 1)
+    [ -n "$f" ] || { echo "build-guest: no $m.ko in $kpkg" >&2; exit 1; }
+    cp "$f" "$root/lib/modules/$m.ko"
+done
 cp "$top/project/guest/init" "$root/init"
 chmod +x "$root/init"
 # 1 KB page, 64 KiB file: deterministic content
