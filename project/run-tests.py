@@ -60,8 +60,13 @@ def tests(build):
     out.append(("e2e-secondary-lost", [e2e, build, "--scenario",
                                        "secondary-lost", "--cmdline"],
                 TOP, dict(os.environ)))
+    out.append(("e2e-primary-lost-virtio", [e2e, build, "--scenario",
+                                            "primary-lost", "--nic",
+                                            "virtio"],
+                TOP, dict(os.environ)))
     out.append(("e2e-reprotect-virtio", [e2e, build, "--scenario",
-                                         "reprotect", "--nic", "virtio"],
+                                         "reprotect", "--nic", "virtio",
+                                         "--cmdline"],
                 TOP, dict(os.environ)))
     out.append(("series", [os.path.join(TOP, "project/check-series.sh")],
                 TOP, dict(os.environ)))
