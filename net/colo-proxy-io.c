@@ -288,6 +288,21 @@ bool colo_link_io_send_epoch(ColoLinkIO *l)
     return true;
 }
 
+bool colo_link_io_send_offsets(ColoLinkIO *l, const uint8_t *buf,
+                               uint32_t len)
+{
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+    if (l->state != COLO_LINK_IO_UP || l->close_reason ||
+        len > COLO_LINK_MAX_PAYLOAD ||
+        colo_link_io_buffered(l) + COLO_LINK_HDR_LEN + len >
+        l->cfg.max_buffer) {
+        return false;
+    }
+    colo_link_io_queue(l, COLO_LINK_OFFSETS, &iov, 1);
+    return true;
+}
+
 static void colo_link_io_bye(ColoLinkIO *l, const char *reason)
 {
     struct iovec iov = {
@@ -340,6 +355,9 @@ static bool colo_link_io_msg(void *opaque, ColoLinkType type,
         return !l->close_reason;
     case COLO_LINK_EPOCH:
         l->ops->epoch(l->opaque);
+        return !l->close_reason;
+    case COLO_LINK_OFFSETS:
+        l->ops->offsets(l->opaque, payload, len);
         return !l->close_reason;
     case COLO_LINK_BYE:
         why = g_strdup_printf("peer closed the link: %.*s", (int)len,

@@ -40,6 +40,8 @@ typedef struct ColoLinkIOOps {
     void (*frame)(void *opaque, const uint8_t *buf, uint32_t len);
     /* The peer's checkpoint marker (COLO_LINK_EPOCH). */
     void (*epoch)(void *opaque);
+    /* Sequence offsets the primary hands on (COLO_LINK_OFFSETS). */
+    void (*offsets)(void *opaque, const uint8_t *buf, uint32_t len);
 } ColoLinkIOOps;
 
 typedef struct ColoLinkIOConfig {
@@ -79,6 +81,9 @@ bool colo_link_io_send(ColoLinkIO *l, const struct iovec *iov, int iovcnt);
 
 /* Queue a checkpoint marker, in order with the frames; false if down. */
 bool colo_link_io_send_epoch(ColoLinkIO *l);
+/* Queue sequence offsets (at most COLO_LINK_MAX_PAYLOAD); false if not. */
+bool colo_link_io_send_offsets(ColoLinkIO *l, const uint8_t *buf,
+                               uint32_t len);
 
 ColoLinkIOState colo_link_io_state(const ColoLinkIO *l);
 const char *colo_link_io_last_error(const ColoLinkIO *l);

@@ -119,6 +119,7 @@ static int64_t colo_link_max_len(uint8_t type)
     case COLO_LINK_HELLO:
         return COLO_LINK_HELLO_LEN;
     case COLO_LINK_FRAME:
+    case COLO_LINK_OFFSETS:
         return COLO_LINK_MAX_PAYLOAD;
     case COLO_LINK_HEARTBEAT:
     case COLO_LINK_EPOCH:

@@ -35,6 +35,7 @@ typedef enum ColoLinkType {
     COLO_LINK_HEARTBEAT = 3,    /* liveness; empty */
     COLO_LINK_BYE = 4,          /* orderly close; a reason in UTF-8 */
     COLO_LINK_EPOCH = 5,        /* a checkpoint was handled; empty */
+    COLO_LINK_OFFSETS = 6,      /* sequence offsets handed on (primary) */
     COLO_LINK_TYPE__MAX,
 } ColoLinkType;
 

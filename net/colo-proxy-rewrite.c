@@ -8,6 +8,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "net/colo-proxy-rewrite.h"
 #include "net/colo-proxy-seq.h"
 #include "standard-headers/linux/virtio_net.h"
@@ -35,6 +36,7 @@ typedef struct ColoRwConn {
     uint8_t client_end;         /* the client's endpoint index in the key */
     bool offset_known;
     uint32_t offset;            /* primary's seq - secondary's, mod 2^32 */
+    uint32_t base;              /* clients' seq - primary's (handed over) */
     QSIMPLEQ_HEAD(, ColoRwFrame) hold;
     uint64_t held_bytes;
 } ColoRwConn;
@@ -45,8 +47,15 @@ struct ColoRw {
     void *opaque;
     ColoConnTable *conns;
     uint64_t held_bytes;
+    bool direct;                /* taken over: the base offsets apply */
     ColoRwStats stats;
 };
+
+/* What moves a connection's numbers: its own offset, and the base. */
+static uint32_t colo_rw_offset(const ColoRw *rw, const ColoRwConn *rc)
+{
+    return rc->offset + (rw->direct ? rc->base : 0);
+}
 
 static size_t colo_rw_frame_size(const ColoRwFrame *f)
 {
@@ -81,7 +90,8 @@ static void colo_rw_conn_release(void *opaque, ColoConn *conn)
      * Its frames can no longer be translated: the secondary VM's view of
      * it diverges, which the primary's comparison turns into a checkpoint.
      */
-    rw->stats.offsets_lost += rc->offset_known && rc->offset &&
+    rw->stats.offsets_lost += rc->offset_known &&
+                              (rc->offset || rc->base) &&
                               conn->state != COLO_CONN_CLOSED;
     colo_rw_drop_held(rw, rc, &rw->stats.evicted);
 }
@@ -92,6 +102,7 @@ static void colo_rw_restart(ColoRw *rw, ColoRwConn *rc)
     memset(rc->side, 0, sizeof(rc->side));
     rc->offset_known = false;
     rc->offset = 0;
+    rc->base = 0;
 }
 
 static bool colo_rw_partial(const uint8_t *buf, uint32_t vnet_len)
@@ -137,7 +148,7 @@ static bool colo_rw_learn(ColoRwConn *rc, const ColoPacket *p)
         rc->offset = 0;
     } else {
         /* the first ack after the SYNs acknowledges the primary's ISN */
-        rc->offset = p->ack - 1 - rc->side[GUEST].isn;
+        rc->offset = p->ack - 1 - rc->side[GUEST].isn - rc->base;
     }
     rc->offset_known = true;
     return true;
@@ -159,10 +170,11 @@ static bool colo_rw_translate_in(ColoRw *rw, ColoRwConn *rc, uint8_t *buf,
         if (!rc->offset_known && !colo_rw_learn(rc, &p)) {
             return false;
         }
-        colo_seq_move_ack(frame, &p, rc->offset,
-                          colo_rw_partial(buf, vnet_len));
-        rw->stats.translated += rc->offset != 0;
-        p.ack -= rc->offset;
+        uint32_t offset = colo_rw_offset(rw, rc);
+
+        colo_seq_move_ack(frame, &p, offset, colo_rw_partial(buf, vnet_len));
+        rw->stats.translated += offset != 0;
+        p.ack -= offset;
     }
     if (!(p.tcp_flags & COLO_TCP_SYN)) {
         colo_conn_track(&rc->conn, &p, rc->client_end);
@@ -258,9 +270,10 @@ void colo_rw_egress(ColoRw *rw, uint8_t *buf, uint32_t len,
         rc->side[GUEST].isn = p.seq;
     }
     if (rc->offset_known) {
-        colo_seq_move_seq(frame, &p, rc->offset,
-                          colo_rw_partial(buf, vnet_len));
-        rw->stats.translated += rc->offset != 0;
+        uint32_t offset = colo_rw_offset(rw, rc);
+
+        colo_seq_move_seq(frame, &p, offset, colo_rw_partial(buf, vnet_len));
+        rw->stats.translated += offset != 0;
     }
     if (!QSIMPLEQ_EMPTY(&rc->hold)) {
         colo_rw_flush(rw, rc);
@@ -285,6 +298,92 @@ void colo_rw_checkpoint(ColoRw *rw)
 void colo_rw_tick(ColoRw *rw, int64_t now)
 {
     colo_conn_reap(rw->conns, now, rw->lim.closed_grace_ns, 0);
+}
+
+void colo_rw_failover(ColoRw *rw)
+{
+    rw->direct = true;
+}
+
+typedef struct ColoRwExport {
+    ColoRw *rw;
+    uint8_t *buf;
+    size_t len;
+    size_t used;
+    uint32_t index;             /* of the connection looked at */
+    uint32_t from;              /* the first to write */
+    bool full;
+} ColoRwExport;
+
+/* One entry: the key's fields in network order, then the offset. */
+static void colo_rw_export_one(void *opaque, ColoConn *conn)
+{
+    ColoRwExport *x = opaque;
+    ColoRwConn *rc = (ColoRwConn *)conn;
+    uint32_t offset = colo_rw_offset(x->rw, rc);
+    uint8_t *e;
+
+    if (x->full || x->index++ < x->from || !rc->offset_known || !offset ||
+        conn->state == COLO_CONN_CLOSED) {
+        return;
+    }
+    if (x->used + COLO_RW_ENTRY_LEN > x->len) {
+        x->full = true;
+        x->index--;
+        return;
+    }
+    e = x->buf + x->used;
+    memset(e, 0, COLO_RW_ENTRY_LEN);
+    memcpy(e, conn->key.addr, sizeof(conn->key.addr));
+    stw_be_p(e + 32, conn->key.port[0]);
+    stw_be_p(e + 34, conn->key.port[1]);
+    stw_be_p(e + 36, conn->key.vlan);
+    e[38] = conn->key.proto;
+    e[39] = conn->key.ip_version;
+    e[40] = conn->key.kind;
+    e[41] = rc->client_end;
+    stl_be_p(e + 44, offset);
+    x->used += COLO_RW_ENTRY_LEN;
+}
+
+size_t colo_rw_export(ColoRw *rw, uint8_t *buf, size_t len,
+                      uint32_t *cursor)
+{
+    ColoRwExport x = { .rw = rw, .buf = buf, .len = len, .from = *cursor };
+
+    colo_conn_foreach(rw->conns, colo_rw_export_one, &x);
+    *cursor = x.full ? x.index : 0;
+    return x.used;
+}
+
+bool colo_rw_import(ColoRw *rw, const uint8_t *buf, size_t len,
+                    int64_t now)
+{
+    if (len % COLO_RW_ENTRY_LEN) {
+        return false;
+    }
+    for (const uint8_t *e = buf; e < buf + len; e += COLO_RW_ENTRY_LEN) {
+        ColoConnKey key = { 0 };
+        ColoRwConn *rc;
+        bool created;
+
+        memcpy(key.addr, e, sizeof(key.addr));
+        key.port[0] = lduw_be_p(e + 32);
+        key.port[1] = lduw_be_p(e + 34);
+        key.vlan = lduw_be_p(e + 36);
+        key.proto = e[38];
+        key.ip_version = e[39];
+        key.kind = e[40];
+        rc = (ColoRwConn *)colo_conn_get(rw->conns, &key, now, &created);
+        if (created) {
+            QSIMPLEQ_INIT(&rc->hold);
+            rc->conn.state = COLO_CONN_ESTABLISHED;
+            rc->client_end = e[41] & 1;
+        }
+        rc->base = ldl_be_p(e + 44);
+        rw->stats.imported++;
+    }
+    return true;
 }
 
 ColoRw *colo_rw_new(const ColoRwLimits *lim, uint32_t seed,

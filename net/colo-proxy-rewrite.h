@@ -49,6 +49,7 @@ typedef struct ColoRwStats {
     uint64_t evicted;           /* held frames of an evicted connection */
     uint64_t offsets_lost;      /* connections evicted with an offset */
     uint64_t stale;             /* held frames dropped by a checkpoint */
+    uint64_t imported;          /* offsets handed over by a primary */
 } ColoRwStats;
 
 ColoRw *colo_rw_new(const ColoRwLimits *lim, uint32_t seed,
@@ -74,6 +75,28 @@ void colo_rw_egress(ColoRw *rw, uint8_t *buf, uint32_t len,
 void colo_rw_checkpoint(ColoRw *rw);
 /* Forget connections closed and unused longer than the grace period. */
 void colo_rw_tick(ColoRw *rw, int64_t now);
+/*
+ * The secondary took over: from now on it talks to the clients itself,
+ * and the offsets a primary handed it (colo_rw_import()) apply too.
+ */
+void colo_rw_failover(ColoRw *rw);
+
+/*
+ * Handing the translation on.  A secondary that took over and became
+ * the primary of a new pair goes on translating the connections it
+ * served; its new secondary, a copy of it, needs those offsets once it
+ * takes over in turn.  colo_rw_export() writes, from connection
+ * @*cursor on, the offsets between the clients' numbers and the guest's
+ * of every connection that has one, COLO_RW_ENTRY_LEN bytes each, into
+ * @buf of @len bytes; it returns the bytes written and moves @*cursor
+ * on (to 0 once all are written).  colo_rw_import() takes them; false
+ * if @len is no whole number of entries.
+ */
+#define COLO_RW_ENTRY_LEN 48
+size_t colo_rw_export(ColoRw *rw, uint8_t *buf, size_t len,
+                      uint32_t *cursor);
+bool colo_rw_import(ColoRw *rw, const uint8_t *buf, size_t len,
+                    int64_t now);
 
 const ColoRwStats *colo_rw_stats(const ColoRw *rw);
 uint32_t colo_rw_conns(const ColoRw *rw);

@@ -149,6 +149,7 @@ struct ColoProxyState {
     SocketAddress *link_addr;
     ColoLinkIO *link;
     uint8_t *scratch;               /* a writable copy of one frame */
+    uint8_t *rbuf;                  /* promoted: a released frame, moved */
     ColoProxyTx to_net;             /* the guest's output, to the network */
     ColoProxyTx to_guest;           /* secondary: ingress, to its guest */
     QEMUBH *tx_bh;                  /* resumes both after a callback */
@@ -391,6 +392,13 @@ static void colo_proxy_cmp_release(void *opaque, const uint8_t *buf,
     ColoProxyState *s = opaque;
 
     trace_colo_proxy_release(s->parent_obj.netdev_id, len);
+    if (s->rw) {
+        /* a former secondary: its guest's numbers are not the clients' */
+        memcpy(s->rbuf, buf, len);
+        colo_rw_egress(s->rw, s->rbuf, len, colo_proxy_vnet_len(s),
+                       colo_proxy_now_ns());
+        buf = s->rbuf;
+    }
     colo_proxy_tx_send(s, &s->to_net, COLO_PROXY_TX_RELEASED, buf, len,
                        flags);
 }
@@ -442,10 +450,23 @@ static const ColoCmpOps colo_proxy_cmp_ops = {
 /* ---- the secondary's translation ---- */
 
 /* Hand a frame to the secondary's guest, as if the netdev had sent it. */
+static bool colo_proxy_protected(ColoProxyState *s);
+static void colo_proxy_mirror(ColoProxyState *s, const struct iovec *iov,
+                              int iovcnt);
+
+/*
+ * Hand a frame to the guest, as if the netdev had sent it; a promoted
+ * primary mirrors it first, in its guest's numbers, as its new secondary
+ * is a copy of that guest.
+ */
 static void colo_proxy_deliver(void *opaque, uint8_t *buf, uint32_t len)
 {
     ColoProxyState *s = opaque;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
 
+    if (s->mode == COLO_PROXY_MODE_PRIMARY && colo_proxy_protected(s)) {
+        colo_proxy_mirror(s, &iov, 1);
+    }
     colo_proxy_tx_send(s, &s->to_guest, COLO_PROXY_TX_DELIVERED, buf, len, 0);
 }
 
@@ -540,6 +561,40 @@ static void colo_proxy_epoch_expire(ColoProxyState *s, int64_t now)
     }
 }
 
+/*
+ * A promoted primary hands the offsets of the connections it translates
+ * to its (new) secondary, which needs them once it takes over in turn.
+ */
+static void colo_proxy_send_offsets(ColoProxyState *s)
+{
+    enum { CHUNK = COLO_LINK_MAX_PAYLOAD / COLO_RW_ENTRY_LEN *
+                   COLO_RW_ENTRY_LEN };
+    g_autofree uint8_t *buf = g_malloc(CHUNK);
+    uint32_t cursor = 0;
+
+    do {
+        size_t len = colo_rw_export(s->rw, buf, CHUNK, &cursor);
+
+        if (len && !colo_link_io_send_offsets(s->link, buf, len)) {
+            warn_report("colo-proxy %s: the link has no room for the "
+                        "sequence offsets of its connections",
+                        object_get_canonical_path_component(OBJECT(s)));
+            return;
+        }
+    } while (cursor);
+}
+
+static void colo_proxy_link_offsets(void *opaque, const uint8_t *buf,
+                                    uint32_t len)
+{
+    ColoProxyState *s = opaque;
+
+    if (s->mode != COLO_PROXY_MODE_SECONDARY ||
+        !colo_rw_import(s->rw, buf, len, colo_proxy_now_ns())) {
+        s->drops.malformed_offsets++;
+    }
+}
+
 static void colo_proxy_link_up(void *opaque)
 {
     ColoProxyState *s = opaque;
@@ -549,6 +604,9 @@ static void colo_proxy_link_up(void *opaque)
     colo_epoch_reset(&s->epoch);
     colo_proxy_early_drop(s);
     colo_proxy_link_event(s, true, "handshake complete");
+    if (s->mode == COLO_PROXY_MODE_PRIMARY && s->rw) {
+        colo_proxy_send_offsets(s);
+    }
     if (s->mode == COLO_PROXY_MODE_PRIMARY && s->colo_active &&
         !s->failover) {
         /* back during COLO: the secondary missed what went by meanwhile */
@@ -613,6 +671,7 @@ static const ColoLinkIOOps colo_proxy_link_ops = {
     .refused = colo_proxy_link_refused,
     .frame = colo_proxy_link_frame,
     .epoch = colo_proxy_link_epoch,
+    .offsets = colo_proxy_link_offsets,
 };
 
 /*
@@ -629,6 +688,52 @@ static bool colo_proxy_protected(ColoProxyState *s)
 
 /* ---- the filter ---- */
 
+/* Primary: ingress to the secondary too, and to the comparison. */
+static void colo_proxy_mirror(ColoProxyState *s, const struct iovec *iov,
+                              int iovcnt)
+{
+    if (colo_link_io_send(s->link, iov, iovcnt)) {
+        s->stats.mirrored++;
+    } else {
+        /* The secondary misses input: only a checkpoint mends that. */
+        s->drops.link_full++;
+    }
+    if (iovcnt == 1) {
+        /* the client's FINs, RSTs and SYNs say how connections live */
+        colo_cmp_ingress(s->cmp, iov->iov_base, iov->iov_len,
+                         colo_proxy_vnet_len(s), colo_proxy_now_ns());
+    }
+}
+
+/*
+ * A promoted primary (a secondary that took over) goes on translating
+ * the numbers of the connections it served: ingress is translated, then
+ * mirrored and delivered (colo_proxy_deliver()); unprotected egress is
+ * translated and passed on.
+ */
+static ssize_t colo_proxy_promoted_receive(ColoProxyState *s, bool ingress,
+                                           unsigned flags,
+                                           const struct iovec *iov,
+                                           int iovcnt)
+{
+    size_t len = iov_size(iov, iovcnt);
+    int64_t now = colo_proxy_now_ns();
+
+    if (len > COLO_PROXY_FRAME_MAX) {
+        s->drops.oversized++;
+        return len;
+    }
+    iov_to_buf(iov, iovcnt, 0, s->scratch, len);
+    if (ingress) {
+        colo_rw_ingress(s->rw, s->scratch, len, colo_proxy_vnet_len(s), now);
+    } else {
+        colo_rw_egress(s->rw, s->scratch, len, colo_proxy_vnet_len(s), now);
+        colo_proxy_tx_send(s, &s->to_net, COLO_PROXY_TX_PASSED, s->scratch,
+                           len, flags);
+    }
+    return len;
+}
+
 /* Primary: mirror ingress, hold egress while protected. */
 static ssize_t colo_proxy_primary_receive(ColoProxyState *s, bool ingress,
                                           unsigned flags,
@@ -637,6 +742,9 @@ static ssize_t colo_proxy_primary_receive(ColoProxyState *s, bool ingress,
 {
     size_t len = iov_size(iov, iovcnt);
 
+    if (s->rw && (ingress || !colo_proxy_protected(s))) {
+        return colo_proxy_promoted_receive(s, ingress, flags, iov, iovcnt);
+    }
     if (!colo_proxy_protected(s)) {
         if (ingress || QSIMPLEQ_EMPTY(&s->to_net.queue)) {
             s->stats.passed += !ingress;
@@ -653,17 +761,7 @@ static ssize_t colo_proxy_primary_receive(ColoProxyState *s, bool ingress,
         return len;
     }
     if (ingress) {
-        if (colo_link_io_send(s->link, iov, iovcnt)) {
-            s->stats.mirrored++;
-        } else {
-            /* The secondary misses input: only a checkpoint mends that. */
-            s->drops.link_full++;
-        }
-        if (iovcnt == 1) {
-            /* the client's FINs, RSTs and SYNs say how connections live */
-            colo_cmp_ingress(s->cmp, iov->iov_base, iov->iov_len,
-                             colo_proxy_vnet_len(s), colo_proxy_now_ns());
-        }
+        colo_proxy_mirror(s, iov, iovcnt);
         return 0;
     }
     if (iovcnt == 1) {
@@ -788,6 +886,9 @@ static void colo_proxy_do_event(ColoProxyState *s, int event)
         s->colo_active = false;
         if (s->mode == COLO_PROXY_MODE_PRIMARY) {
             colo_cmp_release_all(s->cmp);
+        } else {
+            /* it talks to the clients itself now */
+            colo_rw_failover(s->rw);
         }
         break;
     default:
@@ -985,12 +1086,11 @@ static void colo_proxy_tick(void *opaque)
     timer_mod_ns(s->tick_timer, now + s->compare_timeout * SCALE_MS / 4);
 }
 
-static void colo_proxy_setup(NetFilterState *nf, Error **errp)
+/* The link's configuration for this side's (current) role. */
+static void colo_proxy_link_cfg(ColoProxyState *s, ColoLinkIOConfig *cfg)
 {
-    ColoProxyState *s = COLO_PROXY(nf);
-    const char *id = object_get_canonical_path_component(OBJECT(nf));
-    ColoLinkIOConfig cfg = {
-        .name = id,
+    *cfg = (ColoLinkIOConfig) {
+        .name = object_get_canonical_path_component(OBJECT(s)),
         .listen = s->mode == COLO_PROXY_MODE_SECONDARY,
         .hello = {
             .version = COLO_LINK_VERSION,
@@ -1002,8 +1102,15 @@ static void colo_proxy_setup(NetFilterState *nf, Error **errp)
         .timeout_ms = s->link_timeout,
         .max_buffer = s->link_buffer,
     };
+}
+
+static void colo_proxy_setup(NetFilterState *nf, Error **errp)
+{
+    ColoProxyState *s = COLO_PROXY(nf);
+    ColoLinkIOConfig cfg;
     uint32_t seed;
 
+    colo_proxy_link_cfg(s, &cfg);
     if (!colo_proxy_check(s, errp) || !colo_proxy_tls(s, &cfg, errp)) {
         return;
     }
@@ -1068,6 +1175,8 @@ static void colo_proxy_cleanup(NetFilterState *nf)
     s->rw = NULL;
     g_free(s->scratch);
     s->scratch = NULL;
+    g_free(s->rbuf);
+    s->rbuf = NULL;
     qapi_free_SocketAddress(s->link_addr);
     s->link_addr = NULL;
     g_free(s->reported_error);
@@ -1120,6 +1229,7 @@ static void colo_proxy_rw_info(ColoRw *rw, ColoProxyStats *st)
     st->evictions = colo_rw_evictions(rw);
     st->translated = rs->translated;
     st->offsets_lost = rs->offsets_lost;
+    st->offsets_imported = rs->imported;
     st->drops->hold_overflow = rs->hold_overflow;
     st->drops->evicted = rs->evicted;
     st->drops->stale += rs->stale;
@@ -1139,10 +1249,11 @@ static ColoProxyInfo *colo_proxy_info(ColoProxyState *s)
     info->failover = s->failover;
     info->stats = g_memdup2(&s->stats, sizeof(s->stats));
     info->stats->drops = g_memdup2(&s->drops, sizeof(s->drops));
+    if (s->rw) {
+        colo_proxy_rw_info(s->rw, info->stats);
+    }
     if (s->cmp) {
         colo_proxy_cmp_info(s->cmp, info->stats);
-    } else {
-        colo_proxy_rw_info(s->rw, info->stats);
     }
     info->stats->epoch_timeouts = s->epoch.timeouts;
     info->stats->link_failures = colo_link_io_stats(s->link)->failures;
@@ -1241,6 +1352,64 @@ ColoProxyInfoList *qmp_query_colo_proxy(Error **errp)
     return head;
 }
 
+/*
+ * A secondary that took over becomes the primary of a new pair: it
+ * connects to @addr, where the new secondary listens, compares from the
+ * start of the new COLO session on, and goes on translating the numbers
+ * of the connections it served, which it hands to the new secondary.
+ */
+void qmp_x_colo_proxy_promote(const char *id, const char *addr,
+                              Error **errp)
+{
+    Object *obj = object_resolve_path_component(object_get_objects_root(),
+                                                id);
+    ColoProxyState *s = obj ? (ColoProxyState *)
+                        object_dynamic_cast(obj, TYPE_COLO_PROXY) : NULL;
+    g_autoptr(SocketAddress) link_addr = NULL;
+    ColoLinkIOConfig cfg;
+    ColoLinkIO *link;
+    uint32_t seed;
+
+    if (!s || !s->link) {
+        error_setg(errp, "'%s' is not a colo-proxy object", id);
+        return;
+    }
+    if (s->mode != COLO_PROXY_MODE_SECONDARY || !s->failover) {
+        error_setg(errp, "colo-proxy '%s' is no secondary that took over "
+                   "(failover)", id);
+        return;
+    }
+    if (s->tls_creds) {
+        error_setg(errp, "colo-proxy '%s' has server TLS credentials: a "
+                   "primary needs client ones; create a new object", id);
+        return;
+    }
+    link_addr = colo_proxy_parse_addr(addr, COLO_PROXY_MODE_PRIMARY, errp);
+    if (!link_addr) {
+        return;
+    }
+    s->mode = COLO_PROXY_MODE_PRIMARY;
+    colo_proxy_link_cfg(s, &cfg);
+    cfg.addr = link_addr;
+    link = colo_link_io_new(&cfg, &colo_proxy_link_ops, s, errp);
+    if (!link) {
+        s->mode = COLO_PROXY_MODE_SECONDARY;
+        return;
+    }
+    colo_link_io_free(s->link);
+    s->link = link;
+    qapi_free_SocketAddress(s->link_addr);
+    s->link_addr = g_steal_pointer(&link_addr);
+    g_free(s->addr);
+    s->addr = g_strdup(addr);
+    colo_epoch_reset(&s->epoch);
+    colo_proxy_early_drop(s);
+    s->rbuf = g_malloc(COLO_PROXY_FRAME_MAX);
+    qemu_guest_getrandom_nofail(&seed, sizeof(seed));
+    colo_proxy_cmp_setup(s, seed);
+    trace_colo_proxy_promote(s->parent_obj.netdev_id, addr);
+}
+
 void qmp_x_colo_proxy_event(const char *id, ColoProxyEvent event,
                             Error **errp)
 {
@@ -1259,6 +1428,22 @@ void qmp_x_colo_proxy_event(const char *id, ColoProxyEvent event,
 
 /* ---- properties ---- */
 
+/*
+ * Properties are set before the proxy runs: once it does, a change would
+ * be ignored or pull its state from under it (a secondary made primary
+ * has no comparison).  Refuse it.
+ */
+static bool colo_proxy_settable(Object *obj, const char *name, Error **errp)
+{
+    if (COLO_PROXY(obj)->link) {
+        error_setg(errp, "property '%s' of colo-proxy '%s' cannot be "
+                   "changed while it runs", name,
+                   object_get_canonical_path_component(obj));
+        return false;
+    }
+    return true;
+}
+
 static int colo_proxy_get_mode(Object *obj, Error **errp)
 {
     return COLO_PROXY(obj)->mode;
@@ -1268,6 +1453,9 @@ static void colo_proxy_set_mode(Object *obj, int value, Error **errp)
 {
     ColoProxyState *s = COLO_PROXY(obj);
 
+    if (!colo_proxy_settable(obj, "mode", errp)) {
+        return;
+    }
     s->mode = value;
     s->mode_set = true;
 }
@@ -1281,6 +1469,9 @@ static void colo_proxy_set_addr(Object *obj, const char *value, Error **errp)
 {
     ColoProxyState *s = COLO_PROXY(obj);
 
+    if (!colo_proxy_settable(obj, "addr", errp)) {
+        return;
+    }
     g_free(s->addr);
     s->addr = g_strdup(value);
 }
@@ -1295,6 +1486,9 @@ static void colo_proxy_set_tls_creds(Object *obj, const char *value,
 {
     ColoProxyState *s = COLO_PROXY(obj);
 
+    if (!colo_proxy_settable(obj, "tls-creds", errp)) {
+        return;
+    }
     g_free(s->tls_creds);
     s->tls_creds = g_strdup(value);
 }
@@ -1309,6 +1503,9 @@ static void colo_proxy_set_tls_authz(Object *obj, const char *value,
 {
     ColoProxyState *s = COLO_PROXY(obj);
 
+    if (!colo_proxy_settable(obj, "tls-authz", errp)) {
+        return;
+    }
     g_free(s->tls_authz);
     s->tls_authz = g_strdup(value);
 }
@@ -1323,6 +1520,9 @@ static void colo_proxy_set_notify_dev(Object *obj, const char *value,
 {
     ColoProxyState *s = COLO_PROXY(obj);
 
+    if (!colo_proxy_settable(obj, "notify-dev", errp)) {
+        return;
+    }
     g_free(s->notify_dev);
     s->notify_dev = g_strdup(value);
 }
@@ -1334,6 +1534,9 @@ static bool colo_proxy_get_vnet_hdr(Object *obj, Error **errp)
 
 static void colo_proxy_set_vnet_hdr(Object *obj, bool value, Error **errp)
 {
+    if (!colo_proxy_settable(obj, "vnet-hdr-support", errp)) {
+        return;
+    }
     COLO_PROXY(obj)->vnet_hdr = value;
 }
 
@@ -1399,7 +1602,8 @@ static void colo_proxy_set_uint(Object *obj, Visitor *v, const char *name,
     uint8_t *field = (uint8_t *)obj + p->offset;
     uint64_t value;
 
-    if (!visit_type_uint64(v, name, &value, errp)) {
+    if (!colo_proxy_settable(obj, name, errp) ||
+        !visit_type_uint64(v, name, &value, errp)) {
         return;
     }
     if (value < p->min || value > p->max) {

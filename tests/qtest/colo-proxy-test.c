@@ -1304,6 +1304,165 @@ static void test_protect_resync(void)
     cp_pair_stop(&p);
 }
 
+/*
+ * Properties of a running proxy cannot change: qom-set of mode on a
+ * live secondary used to be accepted, and the next frame crashed QEMU.
+ */
+static void test_qom_set_refused(void)
+{
+    static const char *const sets[][2] = {
+        { "mode", "'primary'" }, { "addr", "'unix:/tmp/x'" },
+        { "compare-timeout", "5000" }, { "vnet-hdr-support", "true" },
+    };
+    CpFlow f = cp_flow(false, 0, 1, 2);
+    g_autoptr(GByteArray) frame = cp_frame_udp(&f, "after", 5);
+    CpPair p;
+
+    cp_pair_start(&p, NULL, NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(sets); i++) {
+        QObject *value = qobject_from_json(sets[i][1], &error_abort);
+        g_autoptr(QDict) rsp = qtest_qmp(p.sec.qts, "{ 'execute': 'qom-set',"
+                                         " 'arguments': { 'path': "
+                                         "'/objects/cp0', 'property': %s, "
+                                         "'value': %p } }", sets[i][0],
+                                         value);
+
+        g_assert_true(qdict_haskey(rsp, "error"));
+        g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                              "desc"), "while it runs"));
+    }
+    cp_send(p.sec.guest_fd, frame);
+    cp_send(p.pri.net_fd, frame);
+    cp_expect(p.sec.guest_fd, frame);
+    g_assert_cmpuint(cp_stat(p.sec.qts, "to-peer"), ==, 1);
+    cp_pair_stop(&p);
+}
+
+/* The TCP numbers of a frame. */
+static void tcp_numbers(const GByteArray *b, uint32_t *seq, uint32_t *ack)
+{
+    const uint8_t *t = b->data + 14 + 20;
+
+    *seq = ldl_be_p(t + 4);
+    *ack = ldl_be_p(t + 8);
+}
+
+static void expect_numbers(int fd, uint32_t seq, uint32_t ack)
+{
+    g_autoptr(GByteArray) got = cp_recv(fd, CP_RECV_TIMEOUT_MS);
+    uint32_t s, a;
+
+    g_assert_nonnull(got);
+    tcp_numbers(got, &s, &a);
+    g_assert_cmphex(s, ==, seq);
+    g_assert_cmphex(a, ==, ack);
+    g_assert_true(cp_frame_checksums_ok(got));
+}
+
+/*
+ * Re-protection of a surviving secondary, and a second failover: a
+ * connection opened under the first pair (the secondary's ISN differs
+ * from the primary's) keeps its numbers through the survivor's promotion
+ * to primary, the new pair's comparison, and the new secondary's
+ * takeover, which uses the offsets the promoted primary handed it.
+ */
+static void test_promote(void)
+{
+    const uint32_t cisn = 0xfffffff0, pisn = 0x7ffffffe, sisn = 0x1000;
+    CpFlow cli = cp_flow(false, 0, 40000, 80), vm = cp_flow_reverse(&cli);
+    g_autofree char *addr2 = NULL, *sec2 = NULL, *mode = NULL;
+    g_autoptr(GByteArray) f = NULL;
+    CpHost s2;
+    CpPair p;
+
+    cp_pair_start(&p, NULL, NULL);
+    addr2 = g_strdup_printf("unix:%s/link2", p.dir);
+    /* the handshake: the primary's ISN and the secondary's differ */
+    f = cp_frame_tcp(&cli, cisn, 0, CP_TCP_SYN, NULL, 0);
+    cp_send(p.pri.net_fd, f);
+    cp_expect(p.pri.guest_fd, f);
+    cp_expect(p.sec.guest_fd, f);
+    g_byte_array_unref(f);
+    f = cp_frame_tcp(&vm, pisn, cisn + 1, CP_TCP_SYN | CP_TCP_ACK, NULL, 0);
+    cp_send(p.pri.guest_fd, f);
+    g_byte_array_unref(f);
+    f = cp_frame_tcp(&vm, sisn, cisn + 1, CP_TCP_SYN | CP_TCP_ACK, NULL, 0);
+    cp_send(p.sec.guest_fd, f);
+    expect_numbers(p.pri.net_fd, pisn, cisn + 1);
+    g_byte_array_unref(f);
+    f = cp_frame_tcp(&cli, cisn + 1, pisn + 1, CP_TCP_ACK, "ab", 2);
+    cp_send(p.pri.net_fd, f);
+    g_byte_array_unref(f);
+    expect_numbers(p.sec.guest_fd, cisn + 1, sisn + 1);
+
+    /* the primary is lost: the secondary takes over */
+    cp_host_stop(&p.pri);
+    cp_event(p.sec.qts, "failover");
+    f = cp_frame_tcp(&vm, sisn + 1, cisn + 3, CP_TCP_ACK, "0123", 4);
+    cp_send(p.sec.guest_fd, f);
+    g_byte_array_unref(f);
+    expect_numbers(p.sec.net_fd, pisn + 1, cisn + 3);
+
+    /* protected again by a new secondary */
+    sec2 = g_strdup_printf("-object colo-proxy,id=cp0,netdev=hn0,"
+                           "mode=secondary,addr=%s", addr2);
+    cp_host_start(&s2, sec2);
+    qtest_qmp_assert_success(p.sec.qts, "{ 'execute': 'x-colo-proxy-promote',"
+                             " 'arguments': { 'id': 'cp0', 'addr': %s } }",
+                             addr2);
+    cp_wait_link_up(p.sec.qts);
+    cp_checkpoint(p.sec.qts, s2.qts);
+    mode = cp_info_str(p.sec.qts, "mode");
+    g_assert_cmpstr(mode, ==, "primary");
+    cp_wait_stat(s2.qts, "offsets-imported", 1);
+    /* the client's ack, in the survivor's numbers, to both guests */
+    f = cp_frame_tcp(&cli, cisn + 3, pisn + 5, CP_TCP_ACK, "cd", 2);
+    cp_send(p.sec.net_fd, f);
+    g_byte_array_unref(f);
+    expect_numbers(p.sec.guest_fd, cisn + 3, sisn + 5);
+    expect_numbers(s2.guest_fd, cisn + 3, sisn + 5);
+    /* both guests' output compared, released in the client's numbers */
+    f = cp_frame_tcp(&vm, sisn + 5, cisn + 5, CP_TCP_ACK, "efgh", 4);
+    cp_send(p.sec.guest_fd, f);
+    cp_wait_stat(p.sec.qts, "held-frames", 1);
+    cp_send(s2.guest_fd, f);
+    g_byte_array_unref(f);
+    expect_numbers(p.sec.net_fd, pisn + 5, cisn + 5);
+
+    /* the promoted primary is lost: the new secondary takes over */
+    cp_host_stop(&p.sec);
+    cp_event(s2.qts, "failover");
+    f = cp_frame_tcp(&cli, cisn + 5, pisn + 9, CP_TCP_ACK, "ij", 2);
+    cp_send(s2.net_fd, f);
+    g_byte_array_unref(f);
+    expect_numbers(s2.guest_fd, cisn + 5, sisn + 9);
+    f = cp_frame_tcp(&vm, sisn + 9, cisn + 7, CP_TCP_ACK, "klmn", 4);
+    cp_send(s2.guest_fd, f);
+    expect_numbers(s2.net_fd, pisn + 9, cisn + 7);
+    cp_host_stop(&s2);
+    cp_pair_stop(&p);
+}
+
+/* Only a secondary that took over can be promoted. */
+static void test_promote_refused(void)
+{
+    g_autoptr(QDict) rsp = NULL;
+    g_autofree char *mode = NULL;
+    CpPair p;
+
+    cp_pair_start(&p, NULL, NULL);
+    rsp = qtest_qmp(p.sec.qts, "{ 'execute': 'x-colo-proxy-promote', "
+                    "'arguments': { 'id': 'cp0', 'addr': 'unix:/x/y' } }");
+    g_assert_true(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(p.pri.qts, "{ 'execute': 'x-colo-proxy-promote', "
+                    "'arguments': { 'id': 'cp0', 'addr': 'unix:/x/y' } }");
+    g_assert_true(qdict_haskey(rsp, "error"));
+    mode = cp_info_str(p.sec.qts, "mode");
+    g_assert_cmpstr(mode, ==, "secondary");
+    cp_pair_stop(&p);
+}
+
 /* ---- checkpoint epochs on the link ---- */
 
 /*
@@ -1512,6 +1671,9 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/colo/refused", test_colo_refused);
     qtest_add_func("/colo-proxy/protect/colo-only", test_protect_colo_only);
     qtest_add_func("/colo-proxy/protect/resync", test_protect_resync);
+    qtest_add_func("/colo-proxy/qom-set/refused", test_qom_set_refused);
+    qtest_add_func("/colo-proxy/promote/two-failovers", test_promote);
+    qtest_add_func("/colo-proxy/promote/refused", test_promote_refused);
     qtest_add_func("/colo-proxy/notify/init", test_notify_init);
     qtest_add_func("/colo-proxy/notify/checkpoint", test_notify_checkpoint);
     qtest_add_func("/colo-proxy/notify/no-request", test_notify_no_request);
