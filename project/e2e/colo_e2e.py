@@ -14,9 +14,13 @@ in network namespaces this script creates and removes:
               TCP echo :7
 
 Scenarios: "secondary-lost" (the primary goes on alone), "primary-lost"
-(SIGKILL the primary, fail over to the secondary) and "reprotect" (the
+(SIGKILL the primary, fail over to the secondary), "reprotect" (the
 secondary is lost, a new one protects the primary again, then the primary
-is lost).  The guest's NIC is e1000 or virtio-net (vnet header, the
+is lost) and "reprotect-primary" (the primary is lost, the survivor's
+colo-proxy is promoted and a new secondary protects it, then the promoted
+primary is lost; not in make check: the new secondary's guest crashes
+after its first checkpoint, a COLO migration problem with a source that
+was a COLO secondary, while the proxies do their part).  The guest's NIC is e1000 or virtio-net (vnet header, the
 guest's default offloads); IPv6 is on in the guest; colo-proxy runs with
 its documented defaults.  Each checks that requests are answered
 correctly, that a non-deterministic response causes a checkpoint request,
@@ -92,11 +96,16 @@ class Net:
             sh("ip", "tuntap", "add", tap, "mode", "tap", ns=h)
             sh("ip", "link", "set", tap, "master", br, "up", ns=h)
 
-    def takeover(self):
-        """The secondary's tap replaces the primary's on the network."""
-        sh("ip", "link", "set", self.tap_p, "nomaster", ns=self.host)
-        sh("ip", "link", "set", self.tap_s, "master", "br-ext",
-           ns=self.host)
+    def to_ext(self, tap):
+        """@tap takes the place of the others on the external network."""
+        for other in (self.tap_p, self.tap_s):
+            if other != tap:
+                sh("ip", "link", "set", other, "nomaster", ns=self.host)
+        sh("ip", "link", "set", tap, "master", "br-ext", ns=self.host)
+
+    def to_sec(self, tap):
+        """@tap on the secondary's own bridge."""
+        sh("ip", "link", "set", tap, "master", "br-sec", ns=self.host)
 
     def down(self):
         for ns in (self.host, self.client):
@@ -105,13 +114,13 @@ class Net:
 
 class Vm:
     def __init__(self, name, build, net, run, guest, secondary, cmdline,
-                 chain="proxy", nic="e1000"):
+                 chain="proxy", nic="e1000", tap=None):
         self.name = name
         self.trace = os.path.join(run, name + ".trace")
         self.qmp_path = os.path.join(run, name + ".qmp")
         self.serial = os.path.join(run, name + ".serial")
         self.log = os.path.join(run, name + ".log")
-        tap = net.tap_s if secondary else net.tap_p
+        tap = tap or (net.tap_s if secondary else net.tap_p)
         virtio = nic == "virtio"
         args = [os.path.join(build, "qemu-system-x86_64"),
                 "-L", "/usr/share/qemu", "-L", "/usr/share/seabios",
@@ -395,13 +404,16 @@ def delta(after, before):
             if v - before.get(k, 0)}
 
 
-def fail_over(t, name, lost, survivor, net, echo):
-    """Kill @lost; the survivor takes over; the live connection goes on."""
+def fail_over(t, name, lost, survivor, net, echo, tap=None):
+    """
+    Kill @lost; the survivor takes over (a secondary's @tap onto the
+    external network); the live connection goes on.
+    """
     t_kill = time.monotonic()
     lost.kill()
     if survivor.info()["mode"] == "secondary":
         survivor.qmp.cmd("x-colo-lost-heartbeat")
-        net.takeover()
+        net.to_ext(tap or net.tap_s)
     else:
         wait_for("the link down", lambda: survivor.info()["link"] != "up")
         survivor.qmp.cmd("x-colo-lost-heartbeat")
@@ -456,7 +468,8 @@ def scenario(build, guest, run, name, cmdline, demo, nic):
         if demo:
             live_figures(client, pri)
         load = reasons(pri)
-        if name == "primary-lost":
+        lose_primary = name in ("primary-lost", "reprotect-primary")
+        if lose_primary:
             # a stream opened after the last checkpoint: the survivor must
             # go on translating its numbers (a response that differs
             # brings the checkpoint on now, then none comes by itself)
@@ -469,7 +482,7 @@ def scenario(build, guest, run, name, cmdline, demo, nic):
         translated = sec.stats()["translated"]
         stream = Stream(net)
         echo.roundtrip()
-        if name == "primary-lost":
+        if lose_primary:
             wait_for("the stream translated by the secondary",
                      lambda: sec.stats()["translated"] > translated + 10)
         if name == "primary-lost":
@@ -479,6 +492,31 @@ def scenario(build, guest, run, name, cmdline, demo, nic):
         elif name == "secondary-lost":
             fail_over(t, label, sec, pri, net, echo)
             survivor = pri
+        elif name == "reprotect-primary":
+            fail_over(t, label + " (primary lost)", pri, sec, net, echo)
+            # the survivor's colo-proxy becomes the new pair's primary
+            sec.qmp.cmd("x-colo-proxy-promote", id="cp0",
+                        addr="127.0.0.1:9003")
+            net.to_sec(net.tap_p)
+            sec2 = Vm("secondary2", build, net, run, guest, True, cmdline,
+                      nic=nic, tap=net.tap_p)
+            vms.append(sec2)
+            sec2.add_proxy()
+            n = sec.stats()["checkpoints"]
+            start_colo(sec, sec2)
+            wait_for("checkpoints of the new pair",
+                     lambda: sec.stats()["checkpoints"] >= n + 2)
+            t.check(sec.info()["mode"] == "primary" and
+                    not sec.info()["failover"], "%s: the survivor is "
+                    "protected again, as the new primary" % label)
+            serve(t, client, label + " re-protected", 2)
+            e = [echo.roundtrip() for _ in range(3)]
+            t.check(e == ["ok"] * 3, "%s: the live connection under the new "
+                    "pair" % label, str(e))
+            translated = sec2.stats()["translated"]
+            fail_over(t, label + " (promoted primary lost)", sec, sec2, net,
+                      echo, net.tap_p)
+            survivor = sec2
         else:
             fail_over(t, label + " (secondary lost)", sec, pri, net, echo)
             sec2 = Vm("secondary2", build, net, run, guest, True, cmdline,
@@ -499,7 +537,7 @@ def scenario(build, guest, run, name, cmdline, demo, nic):
             survivor = sec2
         serve(t, client, label + " new connections after failover", 2)
         r = stream.close()
-        if name == "primary-lost":
+        if lose_primary:
             n = survivor.stats()["translated"] - translated
             t.check(n > 0, "%s: the survivor translates the stream's "
                     "numbers" % label, "%d frames since the failover" % n)
@@ -568,7 +606,9 @@ def main():
     ap.add_argument("--demo", action="store_true")
     ap.add_argument("--cmdline", action="store_true")
     ap.add_argument("--scenario", action="append",
-                    help="primary-lost, secondary-lost or reprotect")
+                    help="primary-lost, secondary-lost, reprotect (the "
+                    "secondary lost, then the primary) or reprotect-primary "
+                    "(the primary lost, then the promoted survivor)")
     ap.add_argument("--nic", default="e1000", choices=("e1000", "virtio"))
     ap.add_argument("--chains", default="plain,upstream,proxy")
     ap.add_argument("--measure", type=float, metavar="SECONDS",
