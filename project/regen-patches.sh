@@ -79,11 +79,17 @@ open(W + "/net/meson.build", "w").write(s)
 # fix (9), which later steps take back out of the final file
 unfix = [
     ("    bool was_running = false;\n", ""),
-    ("    /*\n     * Only a VM that this checkpoint stops is started again "
-     "after it: a\n     * shutdown may be pausing the vCPUs right now (it "
-     "waits for them\n     * without the BQL), and a VM the user stopped "
-     "stays stopped.\n     */\n    was_running = runstate_is_running();\n",
-     ""),
+    ("    /*\n     * Only a VM that is running is stopped for the checkpoint, "
+     "and only a\n     * VM that this checkpoint stopped is started again "
+     "after it.  A\n     * shutdown may be pausing the vCPUs right now (it "
+     "waits for them\n     * without the BQL): moving its RUN_STATE_SHUTDOWN "
+     "to COLO would make\n     * the migration thread start the VM when COLO "
+     "ends, and starting it\n     * here would clear the vCPUs' stop "
+     "requests; either way they never\n     * pause.  A VM the user stopped "
+     "stays stopped.\n     */\n    was_running = runstate_is_running();\n"
+     "    if (was_running) {\n        vm_stop_force_state(RUN_STATE_COLO);\n"
+     "    }\n",
+     "    vm_stop_force_state(RUN_STATE_COLO);\n"),
     ("    if (was_running) {\n        vm_start();\n    }\n",
      "    vm_start();\n"),
 ]
