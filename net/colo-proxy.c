@@ -1067,6 +1067,12 @@ static void colo_proxy_rw_setup(ColoProxyState *s, uint32_t seed)
     s->rw = colo_rw_new(&lim, seed, &colo_proxy_rw_ops, s);
 }
 
+/* A quarter of compare-timeout, in 64 bits: it goes up to an hour. */
+static int64_t colo_proxy_tick_ns(ColoProxyState *s)
+{
+    return (int64_t)s->compare_timeout * SCALE_MS / 4;
+}
+
 /*
  * Every quarter of compare-timeout: the comparison's timeouts, waits
  * for the peer's checkpoint marker, closed connections to forget.
@@ -1083,7 +1089,7 @@ static void colo_proxy_tick(void *opaque)
     if (s->rw) {
         colo_rw_tick(s->rw, now);
     }
-    timer_mod_ns(s->tick_timer, now + s->compare_timeout * SCALE_MS / 4);
+    timer_mod_ns(s->tick_timer, now + colo_proxy_tick_ns(s));
 }
 
 /* The link's configuration for this side's (current) role. */
@@ -1130,8 +1136,7 @@ static void colo_proxy_setup(NetFilterState *nf, Error **errp)
         colo_proxy_rw_setup(s, seed);
     }
     s->tick_timer = timer_new_ns(QEMU_CLOCK_REALTIME, colo_proxy_tick, s);
-    timer_mod_ns(s->tick_timer, colo_proxy_now_ns() +
-                 s->compare_timeout * SCALE_MS / 4);
+    timer_mod_ns(s->tick_timer, colo_proxy_now_ns() + colo_proxy_tick_ns(s));
     if (s->notify_dev) {
         s->notify = colo_notify_new(s->notify_dev,
                                     colo_proxy_notify_checkpoint, s, errp);

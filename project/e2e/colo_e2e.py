@@ -428,6 +428,29 @@ def fail_over(t, name, lost, survivor, net, echo, tap=None):
             "is in failover" % name)
 
 
+def reprotect(t, label, vms, where, nic, pri, client, echo, tap=None):
+    """
+    A new secondary (on @tap) protects @pri, the survivor, again: COLO
+    from it, checkpoints, service and the live connection under the pair.
+    """
+    build, net, run, guest, cmdline = where
+    sec2 = Vm("secondary2", build, net, run, guest, True, cmdline, nic=nic,
+              tap=tap)
+    vms.append(sec2)
+    sec2.add_proxy()
+    n = pri.stats()["checkpoints"]
+    start_colo(pri, sec2)
+    wait_for("checkpoints of the new pair",
+             lambda: pri.stats()["checkpoints"] >= n + 2)
+    t.check(pri.info()["mode"] == "primary" and not pri.info()["failover"],
+            "%s: the survivor is protected again by a new secondary" % label)
+    serve(t, client, label + " re-protected", 2)
+    e = [echo.roundtrip() for _ in range(3)]
+    t.check(e == ["ok"] * 3, "%s: the live connection under the new pair" %
+            label, str(e))
+    return sec2
+
+
 def first_checks(t, name, pri, client, echo):
     serve(t, client, name)
     e = [echo.roundtrip() for _ in range(5)]
@@ -498,41 +521,16 @@ def scenario(build, guest, run, name, cmdline, demo, nic):
             sec.qmp.cmd("x-colo-proxy-promote", id="cp0",
                         addr="127.0.0.1:9003")
             net.to_sec(net.tap_p)
-            sec2 = Vm("secondary2", build, net, run, guest, True, cmdline,
-                      nic=nic, tap=net.tap_p)
-            vms.append(sec2)
-            sec2.add_proxy()
-            n = sec.stats()["checkpoints"]
-            start_colo(sec, sec2)
-            wait_for("checkpoints of the new pair",
-                     lambda: sec.stats()["checkpoints"] >= n + 2)
-            t.check(sec.info()["mode"] == "primary" and
-                    not sec.info()["failover"], "%s: the survivor is "
-                    "protected again, as the new primary" % label)
-            serve(t, client, label + " re-protected", 2)
-            e = [echo.roundtrip() for _ in range(3)]
-            t.check(e == ["ok"] * 3, "%s: the live connection under the new "
-                    "pair" % label, str(e))
+            sec2 = reprotect(t, label, vms, (build, net, run, guest, cmdline),
+                             nic, sec, client, echo, net.tap_p)
             translated = sec2.stats()["translated"]
             fail_over(t, label + " (promoted primary lost)", sec, sec2, net,
                       echo, net.tap_p)
             survivor = sec2
         else:
             fail_over(t, label + " (secondary lost)", sec, pri, net, echo)
-            sec2 = Vm("secondary2", build, net, run, guest, True, cmdline,
-                      nic=nic)
-            vms.append(sec2)
-            sec2.add_proxy()
-            n = pri.stats()["checkpoints"]
-            start_colo(pri, sec2)
-            wait_for("checkpoints of the new pair",
-                     lambda: pri.stats()["checkpoints"] >= n + 2)
-            t.check(not pri.info()["failover"], "%s: COLO protects again "
-                    "with a new secondary" % label)
-            serve(t, client, label + " re-protected", 2)
-            e = [echo.roundtrip() for _ in range(3)]
-            t.check(e == ["ok"] * 3, "%s: the live connection under the new "
-                    "pair" % label, str(e))
+            sec2 = reprotect(t, label, vms, (build, net, run, guest, cmdline),
+                             nic, pri, client, echo)
             fail_over(t, label + " (primary lost)", pri, sec2, net, echo)
             survivor = sec2
         serve(t, client, label + " new connections after failover", 2)
