@@ -636,7 +636,7 @@ static uint64_t requests(QTestState *qts)
     static const char *const reasons[] = {
         "mismatch-payload", "mismatch-flags", "mismatch-frame", "timeout",
         "queue-connection", "queue-total", "secondary-ahead",
-        "connection-evicted",
+        "connection-evicted", "secondary-only", "resync",
     };
     uint64_t n = 0;
 
