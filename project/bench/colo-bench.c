@@ -470,10 +470,17 @@ static int read_line(int fd, char *buf, size_t size)
  * query-colo-proxy's answer on @h's QMP socket, the part inside
  * {"return": [...]}, or "null".  Events on the way are skipped.
  */
+static char *qmp_exec(Host *h, const char *query);
+
 static char *qmp_stats(Host *h)
 {
+    return qmp_exec(h, "{\"execute\": \"query-colo-proxy\"}\n");
+}
+
+/* @query's answer on @h's QMP socket, the part after "return", or "null" */
+static char *qmp_exec(Host *h, const char *query)
+{
     static const char caps[] = "{\"execute\": \"qmp_capabilities\"}\n";
-    static const char query[] = "{\"execute\": \"query-colo-proxy\"}\n";
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     size_t size = 1 << 20;
     char *line = malloc(size);
@@ -513,6 +520,43 @@ static char *qmp_stats(Host *h)
     close(fd);
     strcpy(line, "null");
     return line;
+}
+
+/* Until @h's proxy says @what (a bounded wait: the bench goes on). */
+static void wait_for_stat(Host *h, const char *what)
+{
+    for (int i = 0; i < 200; i++) {
+        char *st = qmp_stats(h);
+        bool found = strstr(st, what) != NULL;
+
+        free(st);
+        if (found) {
+            return;
+        }
+        usleep(50 * 1000);
+    }
+    fprintf(stderr, "colo-bench: no %s\n", what);
+}
+
+/*
+ * COLO starts, as QEMU's COLO threads tell colo-proxy: a checkpoint
+ * event on each side, from which on they protect.
+ */
+static void colo_start(Bench *b)
+{
+    static const char ev[] = "{\"execute\": \"x-colo-proxy-event\", "
+        "\"arguments\": {\"id\": \"cp0\", \"event\": \"checkpoint\"}}\n";
+    Host *hosts[] = { &b->pri, &b->sec };
+
+    for (int i = 0; i < 2; i++) {
+        wait_for_stat(hosts[i], "\"link\": \"up\"");
+    }
+    for (int i = 0; i < 2; i++) {
+        free(qmp_exec(hosts[i], ev));
+    }
+    for (int i = 0; i < 2; i++) {
+        wait_for_stat(hosts[i], "\"peer-checkpoints\": 1");
+    }
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -664,6 +708,9 @@ static void setup(Bench *b)
     b->out_fd = b->pri.net_fd;
     /* let the link come up: a warm-up frame through the whole path */
     sleep(1);
+    if (!strcmp(b->mode, "proxy")) {
+        colo_start(b);
+    }
 }
 
 int main(int argc, char **argv)
