@@ -301,7 +301,10 @@ static ColoProxyTx *colo_proxy_tx_find(NetClientState *sender,
     for (int i = 0; i < 2; i++) {
         NetFilterState *nf;
 
-        QTAILQ_FOREACH(nf, ends[i] ? &ends[i]->filters : NULL, next) {
+        if (!ends[i]) {
+            continue;
+        }
+        QTAILQ_FOREACH(nf, &ends[i]->filters, next) {
             if (object_dynamic_cast(OBJECT(nf), TYPE_COLO_PROXY)) {
                 ColoProxyState *s = COLO_PROXY(nf);
 
