@@ -317,8 +317,9 @@ static ColoProxyTx *colo_proxy_tx_find(NetClientState *sender,
 }
 
 /*
- * The receiver took the frame in flight (@ret > 0), or purged it (0: the
- * VM stopped before it could be sent): then it goes again.  This may run
+ * The receiver took the frame in flight (@ret > 0), failed it (< 0), or
+ * purged it (0: the VM stopped before it could be sent): then it goes
+ * again.  This may run
  * inside the net queue's flush, on any thread holding the BQL: the
  * next frames go from a bottom half.
  */
@@ -333,6 +334,10 @@ static void colo_proxy_tx_sent(NetClientState *sender, ssize_t ret)
     tx->in_flight = false;
     if (ret > 0) {
         colo_proxy_tx_pop(s, tx, true);
+    } else if (ret < 0) {
+        /* the receiver failed it (a write error): not to be sent again */
+        colo_proxy_tx_pop(s, tx, false);
+        s->drops.no_receiver++;
     } else {
         s->stats.pending_retries++;
     }
