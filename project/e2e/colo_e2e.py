@@ -18,9 +18,10 @@ Scenarios: "secondary-lost" (the primary goes on alone), "primary-lost"
 secondary is lost, a new one protects the primary again, then the primary
 is lost) and "reprotect-primary" (the primary is lost, the survivor's
 colo-proxy is promoted and a new secondary protects it, then the promoted
-primary is lost; not in make check: the new secondary's guest crashes
-after its first checkpoint, a COLO migration problem with a source that
-was a COLO secondary, while the proxies do their part).  The guest's NIC is e1000 or virtio-net (vnet header, the
+primary is lost).  A new secondary gets its first copy from a stopped
+primary: a live copy of a running guest into COLO corrupted the new
+secondary's guest in about half the runs (QEMU's COLO migration under
+TCG, see docs/colo-proxy.txt).  The guest's NIC is e1000 or virtio-net (vnet header, the
 guest's default offloads); IPv6 is on in the guest; colo-proxy runs with
 its documented defaults.  Each checks that requests are answered
 correctly, that a non-deterministic response causes a checkpoint request,
@@ -313,8 +314,11 @@ class Tap:
             self.failed += 1
 
 
-def start_colo(pri, sec, chain="proxy"):
-    """COLO from @pri to the (new) secondary @sec, once the link is up."""
+def start_colo(pri, sec, chain="proxy", paused=False):
+    """
+    COLO from @pri to the (new) secondary @sec, once the link is up.
+    @paused: stop @pri for the first copy (COLO's start runs it again).
+    """
     if chain == "proxy":
         wait_for("the colo-proxy link", lambda: pri.info()["link"] == "up")
     caps = [{"capability": "x-colo", "state": True}]
@@ -323,6 +327,8 @@ def start_colo(pri, sec, chain="proxy"):
     pri.qmp.cmd("migrate-set-parameters",
                 **{"x-checkpoint-delay": 20000 if chain != "proxy" or
                    MEASURE else 3000})
+    if paused:
+        pri.qmp.cmd("stop")
     pri.qmp.cmd("migrate", uri="tcp:127.0.0.1:9998")
     wait_for("COLO", lambda: pri.qmp.cmd("query-colo-status")["mode"] ==
              "primary")
@@ -439,7 +445,7 @@ def reprotect(t, label, vms, where, nic, pri, client, echo, tap=None):
     vms.append(sec2)
     sec2.add_proxy()
     n = pri.stats()["checkpoints"]
-    start_colo(pri, sec2)
+    start_colo(pri, sec2, paused=True)
     wait_for("checkpoints of the new pair",
              lambda: pri.stats()["checkpoints"] >= n + 2)
     t.check(pri.info()["mode"] == "primary" and not pri.info()["failover"],
@@ -455,13 +461,17 @@ def first_checks(t, name, pri, client, echo):
     serve(t, client, name)
     e = [echo.roundtrip() for _ in range(5)]
     t.check(e == ["ok"] * 5, "%s: echo round trips" % name, str(e))
-    before = sum(pri.stats()["checkpoint-requests"].values())
-    r = [client.get("/cgi-bin/rand") for _ in range(3)]
+    # /dev/urandom gives both guests the same bytes until the kernel
+    # reseeds after a checkpoint: ask until a difference shows, boundedly
+    before = after = sum(pri.stats()["checkpoint-requests"].values())
+    r = []
+    while after == before and len(r) < 30:
+        r.append(client.get("/cgi-bin/rand"))
+        after = sum(pri.stats()["checkpoint-requests"].values())
     t.check(all(x["status"] == "200" and x["len"] > 0 for x in r),
             "%s: non-deterministic responses answered" % name)
-    after = sum(pri.stats()["checkpoint-requests"].values())
     t.check(after > before, "%s: they caused checkpoint requests" % name,
-            "%d -> %d" % (before, after))
+            "%d -> %d after %d requests" % (before, after, len(r)))
 
 
 def scenario(build, guest, run, name, cmdline, demo, nic):
