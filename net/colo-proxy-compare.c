@@ -250,9 +250,9 @@ static int64_t colo_cmp_svm_oldest(ColoCmpConn *cc)
 }
 
 /*
- * Output only the secondary sends (a datagram, bytes, a SYN, FIN or RST
- * the primary does not match within the compare timeout) is a divergence
- * as much as a difference is.
+ * TCP output only the secondary sends (bytes, a SYN, FIN or RST the
+ * primary does not match within the compare timeout) is a divergence as
+ * much as a difference is.
  */
 static void colo_cmp_tick_svm(ColoCmp *c)
 {
@@ -766,8 +766,14 @@ static void colo_cmp_dgram_secondary(ColoCmp *c, ColoCmpConn *cc,
     memcpy(d->data, prefix, plen);
     memcpy(d->data + plen, body, len);
     cc->svm_bytes += d->len;
+    /*
+     * Not watched for age (secondary-only): a guest's timer-driven
+     * datagrams (MLD reports, neighbour advertisements, ARP) come from
+     * the secondary seconds early while its clock runs ahead of the
+     * primary's, and a checkpoint does not align the clocks: each one
+     * would only bring the next.  They wait to be paired in order.
+     */
     QTAILQ_INSERT_TAIL(&cc->dgrams, d, next);
-    colo_cmp_svm_wait(c, cc);
 }
 
 /* ---- connections ---- */

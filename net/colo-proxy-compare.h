@@ -38,8 +38,8 @@ typedef enum ColoCmpReason {
     COLO_CMP_QUEUE_TOTAL,       /* everything held is too much */
     COLO_CMP_SECONDARY_AHEAD,   /* the secondary's output is too far ahead */
     COLO_CMP_EVICTED,           /* the table evicted a connection that held */
-    COLO_CMP_SECONDARY_ONLY,    /* the secondary sent what the primary did
-                                 * not, for longer than the timeout */
+    COLO_CMP_SECONDARY_ONLY,    /* the secondary sent TCP output the
+                                 * primary did not, for the timeout */
     COLO_CMP_RESYNC,            /* the link came back during COLO */
     COLO_CMP_REASON__MAX,
 } ColoCmpReason;

@@ -758,21 +758,31 @@ static void test_reuse(void)
     t_free(&t);
 }
 
-/* Output only the secondary sends asks for a checkpoint after a timeout. */
+/* TCP output only the secondary sends asks for a checkpoint after a timeout. */
 static void test_secondary_only(void)
 {
     CpFlow f = cp_flow(false, 0, 53, 5353);
     T t;
 
     t_init(&t, 100, 200, NULL);
+    /* a datagram waits to be paired: timer-driven ones come early */
     send_frame(&t, false, udp(&f, "only-svm", 1, 64), 0);
+    t.now += 5000;
+    colo_cmp_tick(t.c, t.now);
+    g_assert_cmpuint(t.requests[COLO_CMP_SECONDARY_ONLY], ==, 0);
+    send_frame(&t, true, udp(&f, "only-svm", 1, 64), 1);
+    expect(&t, "1 ", NONE, 0);
+
+    /* TCP: bytes only the secondary sends, past the timeout */
+    t.vm = cp_flow(false, 0, 80, 1000);
+    handshake(&t);
+    S(&t, PA, 1, 5);
     t.now += 999;
     colo_cmp_tick(t.c, t.now);
     g_assert_cmpuint(t.requests[COLO_CMP_SECONDARY_ONLY], ==, 0);
     t.now += 1;
     colo_cmp_tick(t.c, t.now);
     g_assert_cmpuint(t.requests[COLO_CMP_SECONDARY_ONLY], ==, 1);
-    colo_cmp_checkpoint(t.c);
 
     /* TCP bytes the primary never sends */
     t.vm = cp_flow(false, 0, 80, 1001);
