@@ -239,13 +239,12 @@ static int64_t colo_cmp_svm_oldest(ColoCmpConn *cc)
 {
     ColoCmpSeg *sg = QTAILQ_FIRST(&cc->segs);
     ColoCmpDgram *d = QTAILQ_FIRST(&cc->dgrams);
-    int64_t t = INT64_MAX;
+    int64_t t;
 
     if (!colo_cmp_svm_flags_ahead(cc)) {
         cc->svm_flag_ns = INT64_MAX;
     }
-    t = MIN(t, cc->svm_flag_ns);
-    t = MIN(t, sg ? sg->arrival_ns : INT64_MAX);
+    t = MIN(cc->svm_flag_ns, sg ? sg->arrival_ns : INT64_MAX);
     return MIN(t, d ? d->arrival_ns : INT64_MAX);
 }
 

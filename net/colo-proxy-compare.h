@@ -12,10 +12,13 @@
  * that carried it, and SYN, FIN and RST must agree.  IP ID, TTL,
  * checksums, TCP window, timestamps and other options are never compared;
  * the secondary's sequence numbers reach the primary already translated
- * (colo-proxy-seq.c), only its SYN carries its own ISN.  UDP, ICMP and
- * other IP protocols are compared datagram by datagram in order, by
- * payload; IP fragments by fragment offset and payload; anything else
- * (ARP, malformed frames) as whole frames, in order, per ethertype.
+ * (colo-proxy-rewrite.c), only its SYN carries its own ISN.  UDP, ICMP
+ * and other IP protocols are compared datagram by datagram in order, by
+ * payload (not the header fields an ICMPv4 error quotes that a guest may
+ * choose); IP fragments by fragment offset and payload; anything else
+ * (ARP per exchange, malformed frames per ethertype) as whole frames, in
+ * order.  TCP output only the secondary sends, unmatched for the compare
+ * timeout, is a divergence too.
  *
  * Copyright (c) 2026 The colo-proxy authors
  *
@@ -38,8 +41,7 @@ typedef enum ColoCmpReason {
     COLO_CMP_QUEUE_TOTAL,       /* everything held is too much */
     COLO_CMP_SECONDARY_AHEAD,   /* the secondary's output is too far ahead */
     COLO_CMP_EVICTED,           /* the table evicted a connection that held */
-    COLO_CMP_SECONDARY_ONLY,    /* the secondary sent TCP output the
-                                 * primary did not, for the timeout */
+    COLO_CMP_SECONDARY_ONLY,    /* TCP output only the secondary sent */
     COLO_CMP_RESYNC,            /* the link came back during COLO */
     COLO_CMP_REASON__MAX,
 } ColoCmpReason;

@@ -155,29 +155,28 @@ static bool colo_rw_learn(ColoRwConn *rc, const ColoPacket *p)
 }
 
 /*
- * Translate a frame of the client in place; false if it must wait for
- * the offset.  Its ack then names the secondary VM's numbers: the
- * connection's life is followed from there.
+ * Translate a frame of the client (@p, its parse after the vnet header)
+ * in place; false if it must wait for the offset.  Its ack then names
+ * the secondary VM's numbers: the connection's life is followed from
+ * there.
  */
 static bool colo_rw_translate_in(ColoRw *rw, ColoRwConn *rc, uint8_t *buf,
-                                 uint32_t len, uint32_t vnet_len)
+                                 uint32_t vnet_len, ColoPacket *p)
 {
-    uint8_t *frame = buf + vnet_len;
-    ColoPacket p;
+    uint32_t offset;
 
-    colo_packet_parse(frame, len - vnet_len, &p);
-    if (p.tcp_flags & COLO_TCP_ACK) {
-        if (!rc->offset_known && !colo_rw_learn(rc, &p)) {
+    if (p->tcp_flags & COLO_TCP_ACK) {
+        if (!rc->offset_known && !colo_rw_learn(rc, p)) {
             return false;
         }
-        uint32_t offset = colo_rw_offset(rw, rc);
-
-        colo_seq_move_ack(frame, &p, offset, colo_rw_partial(buf, vnet_len));
+        offset = colo_rw_offset(rw, rc);
+        colo_seq_move_ack(buf + vnet_len, p, offset,
+                          colo_rw_partial(buf, vnet_len));
         rw->stats.translated += offset != 0;
-        p.ack -= offset;
+        p->ack -= offset;
     }
-    if (!(p.tcp_flags & COLO_TCP_SYN)) {
-        colo_conn_track(&rc->conn, &p, rc->client_end);
+    if (!(p->tcp_flags & COLO_TCP_SYN)) {
+        colo_conn_track(&rc->conn, p, rc->client_end);
     }
     return true;
 }
@@ -208,9 +207,13 @@ static void colo_rw_hold(ColoRw *rw, ColoRwConn *rc, const uint8_t *buf,
 static void colo_rw_flush(ColoRw *rw, ColoRwConn *rc)
 {
     ColoRwFrame *f;
+    ColoPacket p;
 
-    while ((f = QSIMPLEQ_FIRST(&rc->hold)) &&
-           colo_rw_translate_in(rw, rc, f->data, f->len, f->vnet_len)) {
+    while ((f = QSIMPLEQ_FIRST(&rc->hold))) {
+        colo_packet_parse(f->data + f->vnet_len, f->len - f->vnet_len, &p);
+        if (!colo_rw_translate_in(rw, rc, f->data, f->vnet_len, &p)) {
+            return;
+        }
         rw->ops->deliver(rw->opaque, f->data, f->len);
         colo_rw_unhold(rw, rc);
     }
@@ -240,7 +243,7 @@ void colo_rw_ingress(ColoRw *rw, uint8_t *buf, uint32_t len,
         rc->side[CLIENT].isn = p.seq;
     }
     if (!QSIMPLEQ_EMPTY(&rc->hold) ||
-        !colo_rw_translate_in(rw, rc, buf, len, vnet_len)) {
+        !colo_rw_translate_in(rw, rc, buf, vnet_len, &p)) {
         colo_rw_hold(rw, rc, buf, len, vnet_len);
         return;
     }

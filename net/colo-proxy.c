@@ -319,9 +319,8 @@ static ColoProxyTx *colo_proxy_tx_find(NetClientState *sender,
 /*
  * The receiver took the frame in flight (@ret > 0), failed it (< 0), or
  * purged it (0: the VM stopped before it could be sent): then it goes
- * again.  This may run
- * inside the net queue's flush, on any thread holding the BQL: the
- * next frames go from a bottom half.
+ * again.  This may run inside the net queue's flush, on any thread
+ * holding the BQL: the next frames go from a bottom half.
  */
 static void colo_proxy_tx_sent(NetClientState *sender, ssize_t ret)
 {
@@ -454,10 +453,8 @@ static const ColoCmpOps colo_proxy_cmp_ops = {
     .request = colo_proxy_cmp_request,
 };
 
-
 /* ---- the secondary's translation ---- */
 
-/* Hand a frame to the secondary's guest, as if the netdev had sent it. */
 static bool colo_proxy_protected(ColoProxyState *s);
 static void colo_proxy_mirror(ColoProxyState *s, const struct iovec *iov,
                               int iovcnt);
@@ -706,10 +703,16 @@ static void colo_proxy_mirror(ColoProxyState *s, const struct iovec *iov,
         /* The secondary misses input: only a checkpoint mends that. */
         s->drops.link_full++;
     }
+    /* the client's FINs, RSTs and SYNs say how connections live */
     if (iovcnt == 1) {
-        /* the client's FINs, RSTs and SYNs say how connections live */
         colo_cmp_ingress(s->cmp, iov->iov_base, iov->iov_len,
                          colo_proxy_vnet_len(s), colo_proxy_now_ns());
+    } else {
+        size_t len = iov_to_buf(iov, iovcnt, 0, s->scratch,
+                                COLO_PROXY_FRAME_MAX);
+
+        colo_cmp_ingress(s->cmp, s->scratch, len, colo_proxy_vnet_len(s),
+                         colo_proxy_now_ns());
     }
 }
 
