@@ -546,9 +546,11 @@ def scenario(build, guest, run, name, cmdline, demo, nic):
         serve(t, client, label + " new connections after failover", 2)
         r = stream.close()
         if lose_primary:
+            # not a check: a checkpoint another connection brings on
+            # between the stream's start and the kill zeroes its offset
             n = survivor.stats()["translated"] - translated
-            t.check(n > 0, "%s: the survivor translates the stream's "
-                    "numbers" % label, "%d frames since the failover" % n)
+            print("# %s: frames the survivor translated since the failover: "
+                  "%d" % (label, n), flush=True)
         t.check(r["same"] and r["received"] > 0 and not r["bad_chunks"],
                 "%s: the stream across failover: every byte back, once, in "
                 "order" % label, "%d bytes sent, %d received" %
