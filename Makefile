@@ -2,6 +2,8 @@
 #
 #   make demo     build the patched QEMU and run the main job
 #   make check    build and run every test
+#   make check-sanitize  the unit tests and colo-proxy's qtests under
+#                 ASan and UBSan (a second build, build/qemu-san)
 #   make bench    colo-proxy against upstream's chain and no filter
 #   make series   export the patch series to build/series (checkpatch-clean)
 #
@@ -14,11 +16,13 @@ export COLO_CACHE
 
 SRC   := build/src
 BLD   := build/qemu
+SAN   := build/qemu-san
 QTESTS := colo-proxy-test test-filter-mirror test-filter-redirector qom-test
 UNITS  := test-colo-proxy-link test-colo-proxy-packet test-colo-proxy-conn \
           test-colo-proxy-seq test-colo-proxy-rewrite test-colo-proxy-compare
 
-.PHONY: all deps qemu lay check demo bench series series-bisect clean
+.PHONY: all deps qemu lay check check-sanitize demo bench series \
+	series-bisect clean
 
 all: qemu
 
@@ -34,6 +38,12 @@ qemu: lay
 
 check: qemu
 	project/run-tests.py $(BLD)
+
+check-sanitize: lay
+	COLO_CONFIGURE_EXTRA="--enable-asan --enable-ubsan" \
+		project/build.sh $(SRC) $(SAN) tests/qtest/colo-proxy-test \
+		$(addprefix tests/unit/,$(UNITS))
+	project/run-tests.py --sanitize $(SAN)
 
 demo: qemu
 	project/demo.sh $(BLD)

@@ -24,6 +24,7 @@ enum {
     COLO_CMP_CACHE_SMALL = 192,     /* bare ACKs, small requests */
     COLO_CMP_CACHE_DATA = 1600,
     COLO_CMP_CACHE_MAX = 1024,      /* blocks kept, per size */
+    COLO_CMP_MALLOC_OVERHEAD = 16,  /* glibc's chunk header, rounded up */
 };
 
 /* Bytes of the secondary's TCP stream not compared yet. */
@@ -56,7 +57,7 @@ struct ColoCmpConn {
     QTAILQ_ENTRY(ColoCmpConn) wait_next;
     QTAILQ_HEAD(, ColoCmpFrame) held;
     uint32_t held_frames;
-    uint64_t held_bytes;
+    uint64_t held_bytes;            /* memory, see colo_cmp_cost() */
     /*
      * TCP: positions are sequence numbers unwrapped to 64 bits around
      * @ref, so comparisons after that are plain integer ones.
@@ -74,7 +75,7 @@ struct ColoCmpConn {
     bool rst[2];
     uint64_t rst_pos[2];
     QTAILQ_HEAD(, ColoCmpSeg) segs; /* sorted by start */
-    uint64_t svm_bytes;
+    uint64_t svm_bytes;             /* memory, see colo_cmp_cost() */
     /* datagrams */
     QTAILQ_HEAD(, ColoCmpDgram) dgrams;
 };
@@ -87,7 +88,8 @@ struct ColoCmp {
     QTAILQ_HEAD(, ColoCmpFrame) all;
     QTAILQ_HEAD(, ColoCmpConn) waiting;     /* svm_waiting, unordered */
     uint32_t frames;
-    uint64_t bytes;
+    uint64_t bytes;                 /* memory of the held frames */
+    uint64_t svm_bytes;             /* memory of the secondary's kept */
     int64_t now;                    /* of the call being handled */
     bool total_requested;
     bool evict_requested;           /* since the last checkpoint */
@@ -112,6 +114,7 @@ static const char *const colo_cmp_reasons[COLO_CMP_REASON__MAX] = {
     [COLO_CMP_EVICTED] = "connection-evicted",
     [COLO_CMP_SECONDARY_ONLY] = "secondary-only",
     [COLO_CMP_RESYNC] = "resync",
+    [COLO_CMP_SECONDARY_TOTAL] = "secondary-total",
 };
 
 const char *colo_cmp_reason_str(ColoCmpReason why)
@@ -121,6 +124,8 @@ const char *colo_cmp_reason_str(ColoCmpReason why)
 
 /* ---- holding and releasing the primary's frames ---- */
 
+static uint64_t colo_cmp_cost(size_t len);
+
 static void colo_cmp_unlink(ColoCmp *c, ColoCmpFrame *f)
 {
     ColoCmpConn *cc = f->conn;
@@ -128,9 +133,56 @@ static void colo_cmp_unlink(ColoCmp *c, ColoCmpFrame *f)
     QTAILQ_REMOVE(&cc->held, f, conn_next);
     QTAILQ_REMOVE(&c->all, f, all_next);
     cc->held_frames--;
-    cc->held_bytes -= f->len;
+    cc->held_bytes -= colo_cmp_cost(f->len);
     c->frames--;
-    c->bytes -= f->len;
+    c->bytes -= colo_cmp_cost(f->len);
+}
+
+/*
+ * What a frame, segment or datagram with @len bytes of data costs in
+ * memory: the block colo_cmp_alloc() takes and malloc's header.  The
+ * byte bounds count this, not payload: a flood of one-byte segments or
+ * of empty datagrams is bounded as tightly as one of full frames.
+ */
+static uint64_t colo_cmp_cost(size_t len)
+{
+    size_t data = len > COLO_CMP_CACHE_DATA ? len :
+                  len > COLO_CMP_CACHE_SMALL ? COLO_CMP_CACHE_DATA :
+                  COLO_CMP_CACHE_SMALL;
+
+    return sizeof(ColoCmpFrame) + data + COLO_CMP_MALLOC_OVERHEAD;
+}
+
+static void colo_cmp_mismatch(ColoCmp *c, ColoCmpConn *cc,
+                              ColoCmpReason why);
+
+/* The secondary's output kept by @cc grows or shrinks by @len's cost. */
+static void colo_cmp_svm_charge(ColoCmp *c, ColoCmpConn *cc, size_t len,
+                                bool add)
+{
+    uint64_t cost = colo_cmp_cost(len);
+
+    cc->svm_bytes = add ? cc->svm_bytes + cost : cc->svm_bytes - cost;
+    c->svm_bytes = add ? c->svm_bytes + cost : c->svm_bytes - cost;
+}
+
+/*
+ * Room for @len more bytes of the secondary's output in @cc?  If not,
+ * the connection cannot be compared any more: a checkpoint is asked for.
+ */
+static bool colo_cmp_svm_room(ColoCmp *c, ColoCmpConn *cc, size_t len)
+{
+    uint64_t cost = colo_cmp_cost(len);
+
+    if (cc->svm_bytes + cost > c->lim.svm_bytes) {
+        colo_cmp_mismatch(c, cc, COLO_CMP_SECONDARY_AHEAD);
+        return false;
+    }
+    if (c->svm_bytes + cost > c->lim.svm_total) {
+        colo_cmp_mismatch(c, cc, COLO_CMP_SECONDARY_TOTAL);
+        return false;
+    }
+    return true;
 }
 
 /*
@@ -189,6 +241,7 @@ static void colo_cmp_free_svm(ColoCmp *c, ColoCmpConn *cc, bool counted)
         colo_cmp_free_mem(c, d, d->len);
         c->stats.svm_dropped += counted;
     }
+    c->svm_bytes -= cc->svm_bytes;
     cc->svm_bytes = 0;
 }
 
@@ -356,7 +409,7 @@ static void colo_cmp_svm_trim(ColoCmp *c, ColoCmpConn *cc)
 
     while ((s = QTAILQ_FIRST(&cc->segs)) && s->end <= cc->pos) {
         QTAILQ_REMOVE(&cc->segs, s, next);
-        cc->svm_bytes -= s->end - s->start;
+        colo_cmp_svm_charge(c, cc, s->end - s->start, false);
         colo_cmp_free_mem(c, s, s->end - s->start);
     }
 }
@@ -587,8 +640,7 @@ static void colo_cmp_tcp_secondary(ColoCmp *c, ColoCmpConn *cc,
             return;
         }
     }
-    if (cc->svm_bytes + (end - start) > c->lim.svm_bytes) {
-        colo_cmp_mismatch(c, cc, COLO_CMP_SECONDARY_AHEAD);
+    if (!colo_cmp_svm_room(c, cc, end - start)) {
         return;
     }
     s = colo_cmp_alloc(c, end - start);
@@ -596,7 +648,7 @@ static void colo_cmp_tcp_secondary(ColoCmp *c, ColoCmpConn *cc,
     s->start = start;
     s->end = end;
     memcpy(s->data, data, end - start);
-    cc->svm_bytes += end - start;
+    colo_cmp_svm_charge(c, cc, end - start, true);
     colo_cmp_svm_wait(c, cc);
     /* in order, the usual case, it goes last: no walk */
     at = QTAILQ_LAST(&cc->segs);
@@ -738,7 +790,7 @@ static void colo_cmp_dgram_advance(ColoCmp *c, ColoCmpConn *cc)
         f->matched = true;
         c->stats.matched_bytes += d->len;
         QTAILQ_REMOVE(&cc->dgrams, d, next);
-        cc->svm_bytes -= d->len;
+        colo_cmp_svm_charge(c, cc, d->len, false);
         colo_cmp_free_mem(c, d, d->len);
     }
     colo_cmp_release_ready(c, cc);
@@ -755,8 +807,7 @@ static void colo_cmp_dgram_secondary(ColoCmp *c, ColoCmpConn *cc,
     if (cc->mismatched) {
         return;
     }
-    if (cc->svm_bytes + plen + len > c->lim.svm_bytes) {
-        colo_cmp_mismatch(c, cc, COLO_CMP_SECONDARY_AHEAD);
+    if (!colo_cmp_svm_room(c, cc, plen + len)) {
         return;
     }
     d = colo_cmp_alloc(c, plen + len);
@@ -764,7 +815,7 @@ static void colo_cmp_dgram_secondary(ColoCmp *c, ColoCmpConn *cc,
     d->len = plen + len;
     memcpy(d->data, prefix, plen);
     memcpy(d->data + plen, body, len);
-    cc->svm_bytes += d->len;
+    colo_cmp_svm_charge(c, cc, d->len, true);
     /*
      * Not watched for age (secondary-only): a guest's timer-driven
      * datagrams (MLD reports, neighbour advertisements, ARP) come from
@@ -970,9 +1021,9 @@ void colo_cmp_primary(ColoCmp *c, const uint8_t *buf, uint32_t len,
     QTAILQ_INSERT_TAIL(&cc->held, f, conn_next);
     QTAILQ_INSERT_TAIL(&c->all, f, all_next);
     cc->held_frames++;
-    cc->held_bytes += len;
+    cc->held_bytes += colo_cmp_cost(len);
     c->frames++;
-    c->bytes += len;
+    c->bytes += colo_cmp_cost(len);
     if (cc->tcp) {
         colo_cmp_tcp_advance(c, cc);
     } else {
@@ -1142,6 +1193,11 @@ uint32_t colo_cmp_held_frames(const ColoCmp *c)
 uint64_t colo_cmp_held_bytes(const ColoCmp *c)
 {
     return c->bytes;
+}
+
+uint64_t colo_cmp_svm_bytes(const ColoCmp *c)
+{
+    return c->svm_bytes;
 }
 
 uint32_t colo_cmp_conns(const ColoCmp *c)

@@ -43,15 +43,18 @@ typedef enum ColoCmpReason {
     COLO_CMP_EVICTED,           /* the table evicted a connection that held */
     COLO_CMP_SECONDARY_ONLY,    /* TCP output only the secondary sent */
     COLO_CMP_RESYNC,            /* the link came back during COLO */
+    COLO_CMP_SECONDARY_TOTAL,   /* the secondary's output kept, in all */
     COLO_CMP_REASON__MAX,
 } ColoCmpReason;
 
 typedef struct ColoCmpLimits {
+    /* byte bounds count memory: a copy's block and its bookkeeping */
     uint32_t conn_frames;       /* primary frames held per connection */
     uint64_t conn_bytes;
     uint32_t total_frames;      /* primary frames held in all */
     uint64_t total_bytes;
-    uint64_t svm_bytes;         /* secondary bytes kept per connection */
+    uint64_t svm_bytes;         /* secondary output kept per connection */
+    uint64_t svm_total;         /* ... over all connections */
     uint32_t max_conns;
     int64_t timeout_ns;         /* compare timeout */
     int64_t closed_grace_ns;    /* closed connections kept this long */
@@ -135,7 +138,10 @@ void colo_cmp_tick(ColoCmp *c, int64_t now);
 
 const ColoCmpStats *colo_cmp_stats(ColoCmp *c);
 uint32_t colo_cmp_held_frames(const ColoCmp *c);
+/* Memory the held primary frames take (what the byte bounds count). */
 uint64_t colo_cmp_held_bytes(const ColoCmp *c);
+/* Memory the secondary's output kept for comparison takes. */
+uint64_t colo_cmp_svm_bytes(const ColoCmp *c);
 uint32_t colo_cmp_conns(const ColoCmp *c);
 const char *colo_cmp_reason_str(ColoCmpReason why);
 

@@ -7,6 +7,13 @@
  * framed by colo-proxy-link.c; heartbeats keep an idle link alive and a
  * silent peer is declared down after the link timeout.
  *
+ * The secondary gives a connection nothing before it proved to be the
+ * primary: TLS (when configured) and then a valid HELLO, within the link
+ * timeout; only then does it take the link's one slot.  A few such
+ * handshakes may be pending at once, the oldest dropped for a new one.
+ * The primary's connection attempts, TLS and HELLO included, have the
+ * same deadline.
+ *
  * Copyright (c) 2026 The colo-proxy authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -34,8 +41,13 @@ typedef struct ColoLinkIOOps {
     void (*up)(void *opaque);
     /* The link went down (it had been up); @reason says why. */
     void (*down)(void *opaque, const char *reason);
-    /* A handshake or a connection attempt failed. */
+    /* A connection attempt or handshake failed while the link is down. */
     void (*refused)(void *opaque, const char *reason);
+    /*
+     * Secondary: a connection was refused while the link is up (another
+     * primary, a stranger): counted in the stats already.
+     */
+    void (*rejected)(void *opaque, const char *reason);
     /* A frame from the peer; valid only during the call. */
     void (*frame)(void *opaque, const uint8_t *buf, uint32_t len);
     /* The peer's checkpoint marker (COLO_LINK_EPOCH). */
@@ -64,6 +76,11 @@ typedef struct ColoLinkIOStats {
     uint64_t buffer_full;       /* frames refused: send buffer full */
     uint64_t connects;          /* handshakes completed */
     uint64_t failures;          /* links lost or refused */
+    /* connections refused before the link was theirs, by cause */
+    uint64_t refused_busy;      /* a live primary holds the link */
+    uint64_t refused_handshake; /* TLS or HELLO failed */
+    uint64_t refused_timeout;   /* not connected and through in time */
+    uint64_t refused_evicted;   /* pending, dropped for a newer one */
 } ColoLinkIOStats;
 
 /* Open the link (listening or first connection attempt). */

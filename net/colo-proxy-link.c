@@ -30,6 +30,18 @@ const char *colo_link_error_str(ColoLinkError err)
     return err < COLO_LINK_ERR__MAX ? colo_link_errors[err] : "bad error";
 }
 
+char *colo_link_reason_str(const uint8_t *buf, uint32_t len)
+{
+    uint32_t n = MIN(len, COLO_LINK_REASON_MAX);
+    char *text = g_malloc(n + 1);
+
+    for (uint32_t i = 0; i < n; i++) {
+        text[i] = buf[i] >= 0x20 && buf[i] < 0x7f ? buf[i] : '?';
+    }
+    text[n] = 0;
+    return text;
+}
+
 void colo_link_decoder_init(ColoLinkDecoder *d)
 {
     memset(d, 0, sizeof(*d));
@@ -148,7 +160,8 @@ static ColoLinkError colo_link_check_hdr(ColoLinkDecoder *d)
         (type == COLO_LINK_HELLO && d->len != COLO_LINK_HELLO_LEN)) {
         return COLO_LINK_ERR_LENGTH;
     }
-    if (!d->hello_seen && type != COLO_LINK_HELLO) {
+    /* a BYE may come first: the secondary refuses before its HELLO */
+    if (!d->hello_seen && type != COLO_LINK_HELLO && type != COLO_LINK_BYE) {
         return COLO_LINK_ERR_NO_HELLO;
     }
     if (d->hello_seen && type == COLO_LINK_HELLO) {

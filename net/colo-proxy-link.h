@@ -10,7 +10,8 @@
  *   +------+------+------+-----------------+------------------+
  *
  * (length big-endian, at most COLO_LINK_MAX_PAYLOAD).  The first message
- * each way is HELLO; a peer that sends anything else first, an unknown
+ * each way is HELLO, or a BYE refusing the link; a peer that sends
+ * anything else first, an unknown
  * type, non-zero reserved bytes or a length over the maximum is a protocol
  * error and the link is closed.
  *
@@ -108,6 +109,14 @@ ColoLinkError colo_link_hello_check(const ColoLinkHello *mine,
                                     const ColoLinkHello *peer);
 
 const char *colo_link_error_str(ColoLinkError err);
+
+/*
+ * A peer's BYE reason as text fit for a log line: at most
+ * COLO_LINK_REASON_MAX bytes of printable ASCII; any other byte (an
+ * escape sequence, a newline that would forge a log line, UTF-8) is
+ * shown as '?'.  The caller frees it.
+ */
+char *colo_link_reason_str(const uint8_t *buf, uint32_t len);
 
 /*
  * Checkpoint epochs.  Each side sends COLO_LINK_EPOCH, in order with its

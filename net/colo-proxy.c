@@ -61,6 +61,8 @@ enum {
     COLO_PROXY_MAX_CONNS_DEFAULT = 65536,
     /* A closed connection's entry stays while used, and this long (ms). */
     COLO_PROXY_CLOSED_GRACE_MS = 10000,
+    /* At most one warning of refused connections this often (ms). */
+    COLO_PROXY_REJECT_WARN_MS = 10000,
 };
 
 /* Ingress held per connection until its offset is known (a handshake). */
@@ -73,6 +75,7 @@ enum {
 #define COLO_PROXY_MAX_HELD_BYTES_DEFAULT      (64 * MiB)
 #define COLO_PROXY_MAX_CONN_HELD_BYTES_DEFAULT (16 * MiB)
 #define COLO_PROXY_MAX_AHEAD_DEFAULT           (16 * MiB)
+#define COLO_PROXY_MAX_AHEAD_TOTAL_DEFAULT     (64 * MiB)
 
 OBJECT_DECLARE_SIMPLE_TYPE(ColoProxyState, COLO_PROXY)
 
@@ -85,11 +88,13 @@ static NotifierList colo_proxy_notifiers =
 
 void colo_proxy_register_notifier(Notifier *notify)
 {
+    assert(bql_locked());
     notifier_list_add(&colo_proxy_notifiers, notify);
 }
 
 void colo_proxy_unregister_notifier(Notifier *notify)
 {
+    assert(bql_locked());
     notifier_remove(notify);
 }
 
@@ -135,6 +140,7 @@ struct ColoProxyState {
     char *tls_authz;
     char *notify_dev;
     bool vnet_hdr;
+    bool allow_unauth;
     uint32_t link_timeout;
     uint64_t link_buffer;
     uint32_t compare_timeout;
@@ -143,6 +149,7 @@ struct ColoProxyState {
     uint32_t max_conn_held;
     uint64_t max_conn_held_bytes;
     uint64_t max_ahead;
+    uint64_t max_ahead_total;
     uint32_t max_conns;
 
     /* set up by colo_proxy_setup() */
@@ -160,6 +167,8 @@ struct ColoProxyState {
     QEMUTimer *tick_timer;
     bool failover;
     char *reported_error;           /* last link error reported */
+    int64_t rejected_warn_ms;       /* last warning of a refused peer */
+    uint64_t rejected_quiet;        /* refusals not warned of since */
 
     /* secondary: the sequence translation */
     ColoRw *rw;
@@ -637,6 +646,30 @@ static void colo_proxy_link_refused(void *opaque, const char *reason)
     colo_proxy_link_event(opaque, false, reason);
 }
 
+/*
+ * A connection refused before it took the link: no event (the link's
+ * state did not change), and one warning per COLO_PROXY_REJECT_WARN_MS
+ * at most: whoever can reach the port must not be able to flood the log.
+ * query-colo-proxy counts them all.
+ */
+static void colo_proxy_link_rejected(void *opaque, const char *reason)
+{
+    ColoProxyState *s = opaque;
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+
+    if (s->rejected_warn_ms &&
+        now - s->rejected_warn_ms < COLO_PROXY_REJECT_WARN_MS) {
+        s->rejected_quiet++;
+        return;
+    }
+    warn_report("colo-proxy %s: refused a connection: %s (%" PRIu64
+                " more refused since the last warning)",
+                object_get_canonical_path_component(OBJECT(s)), reason,
+                s->rejected_quiet);
+    s->rejected_warn_ms = now;
+    s->rejected_quiet = 0;
+}
+
 static void colo_proxy_link_frame(void *opaque, const uint8_t *buf,
                                   uint32_t len)
 {
@@ -674,6 +707,7 @@ static const ColoLinkIOOps colo_proxy_link_ops = {
     .up = colo_proxy_link_up,
     .down = colo_proxy_link_down,
     .refused = colo_proxy_link_refused,
+    .rejected = colo_proxy_link_rejected,
     .frame = colo_proxy_link_frame,
     .epoch = colo_proxy_link_epoch,
     .offsets = colo_proxy_link_offsets,
@@ -975,32 +1009,36 @@ static bool colo_proxy_check_unique(NetFilterState *nf, Error **errp)
     return true;
 }
 
-/* The TLS credentials named by tls-creds, checked for this side's role. */
-static bool colo_proxy_tls(ColoProxyState *s, ColoLinkIOConfig *cfg,
+/*
+ * The TLS credentials @creds (an object id, or NULL) for a link to
+ * @addr, checked for the role: an endpoint server for the secondary,
+ * which listens, a client for the primary.
+ */
+static bool colo_proxy_tls(ColoProxyState *s, const char *creds,
+                           const char *authz, bool server,
+                           const SocketAddress *addr, ColoLinkIOConfig *cfg,
                            Error **errp)
 {
-    bool server = s->mode == COLO_PROXY_MODE_SECONDARY;
     Object *obj;
 
-    if (!s->tls_creds) {
-        if (s->tls_authz) {
+    if (!creds) {
+        if (authz) {
             error_setg(errp, "property 'tls-authz' needs 'tls-creds'");
             return false;
         }
         return true;
     }
-    if (s->tls_authz && !server) {
+    if (authz && !server) {
         error_setg(errp, "property 'tls-authz' is for the secondary, "
                    "which accepts the connection");
         return false;
     }
-    obj = object_resolve_path_component(object_get_objects_root(),
-                                        s->tls_creds);
+    obj = object_resolve_path_component(object_get_objects_root(), creds);
     cfg->tls_creds = obj ? (QCryptoTLSCreds *)
                      object_dynamic_cast(obj, TYPE_QCRYPTO_TLS_CREDS) : NULL;
     if (!cfg->tls_creds) {
         error_setg(errp, "property 'tls-creds': '%s' is not a TLS "
-                   "credentials object", s->tls_creds);
+                   "credentials object", creds);
         return false;
     }
     if (!qcrypto_tls_creds_check_endpoint(cfg->tls_creds, server ?
@@ -1009,11 +1047,35 @@ static bool colo_proxy_tls(ColoProxyState *s, ColoLinkIOConfig *cfg,
                                           errp)) {
         return false;
     }
-    cfg->tls_authz = s->tls_authz;
-    if (s->link_addr->type == SOCKET_ADDRESS_TYPE_INET) {
-        cfg->tls_hostname = s->link_addr->u.inet.host;
+    cfg->tls_authz = authz;
+    if (addr->type == SOCKET_ADDRESS_TYPE_INET) {
+        cfg->tls_hostname = addr->u.inet.host;
     }
     return true;
+}
+
+/*
+ * Whoever reaches a TCP port can claim to be the peer: without TLS it
+ * would get the mirrored client traffic or the secondary VM's output and
+ * inject frames into a VM.  So TCP needs tls-creds, or the operator's
+ * word that only the pair can reach the network (allow-unauthenticated).
+ * A unix socket is reachable only through the file system: the
+ * secondary's is made 0600.
+ */
+static bool colo_proxy_check_auth(ColoProxyState *s,
+                                  const SocketAddress *addr, bool tls,
+                                  Error **errp)
+{
+    if (addr->type != SOCKET_ADDRESS_TYPE_INET || tls || s->allow_unauth) {
+        return true;
+    }
+    error_setg(errp, "colo-proxy '%s': a TCP link without 'tls-creds' lets "
+               "anyone who can reach it act as the peer",
+               object_get_canonical_path_component(OBJECT(s)));
+    error_append_hint(errp, "Set 'tls-creds', use a unix socket, or set "
+                      "'allow-unauthenticated=on' if only the two hosts "
+                      "can reach the network.\n");
+    return false;
 }
 
 static bool colo_proxy_check(ColoProxyState *s, Error **errp)
@@ -1023,6 +1085,11 @@ static bool colo_proxy_check(ColoProxyState *s, Error **errp)
     if (!s->mode_set) {
         error_setg(errp, "property 'mode' is required "
                    "(primary or secondary)");
+        return false;
+    }
+    if (!nf->on) {
+        error_setg(errp, "property 'status' must be 'on': off, the "
+                   "secondary VM's output would reach its network");
         return false;
     }
     if (nf->direction != NET_FILTER_DIRECTION_ALL) {
@@ -1058,6 +1125,7 @@ static void colo_proxy_cmp_setup(ColoProxyState *s, uint32_t seed)
         .total_frames = s->max_held,
         .total_bytes = s->max_held_bytes,
         .svm_bytes = s->max_ahead,
+        .svm_total = s->max_ahead_total,
         .max_conns = s->max_conns,
         .timeout_ns = (int64_t)s->compare_timeout * SCALE_MS,
         .closed_grace_ns = (int64_t)COLO_PROXY_CLOSED_GRACE_MS * SCALE_MS,
@@ -1128,7 +1196,11 @@ static void colo_proxy_setup(NetFilterState *nf, Error **errp)
     uint32_t seed;
 
     colo_proxy_link_cfg(s, &cfg);
-    if (!colo_proxy_check(s, errp) || !colo_proxy_tls(s, &cfg, errp)) {
+    if (!colo_proxy_check(s, errp) ||
+        !colo_proxy_tls(s, s->tls_creds, s->tls_authz,
+                        s->mode == COLO_PROXY_MODE_SECONDARY, s->link_addr,
+                        &cfg, errp) ||
+        !colo_proxy_check_auth(s, s->link_addr, s->tls_creds, errp)) {
         return;
     }
     cfg.addr = s->link_addr;
@@ -1216,6 +1288,7 @@ static void colo_proxy_cmp_info(ColoCmp *cmp, ColoProxyStats *st)
 
     st->held_frames = colo_cmp_held_frames(cmp);
     st->held_bytes = colo_cmp_held_bytes(cmp);
+    st->secondary_kept_bytes = colo_cmp_svm_bytes(cmp);
     st->connections = colo_cmp_conns(cmp);
     st->compared = cs->compared;
     st->matched_bytes = cs->matched_bytes;
@@ -1234,6 +1307,7 @@ static void colo_proxy_cmp_info(ColoCmp *cmp, ColoProxyStats *st)
     r->connection_evicted = cs->requests[COLO_CMP_EVICTED];
     r->secondary_only = cs->requests[COLO_CMP_SECONDARY_ONLY];
     r->resync = cs->requests[COLO_CMP_RESYNC];
+    r->secondary_total = cs->requests[COLO_CMP_SECONDARY_TOTAL];
     st->checkpoint_requests = r;
 }
 
@@ -1256,6 +1330,7 @@ static ColoProxyInfo *colo_proxy_info(ColoProxyState *s)
     NetFilterState *nf = NETFILTER(s);
     ColoProxyInfo *info = g_new0(ColoProxyInfo, 1);
     const char *err = colo_link_io_last_error(s->link);
+    const ColoLinkIOStats *ls = colo_link_io_stats(s->link);
 
     info->id = g_strdup(object_get_canonical_path_component(OBJECT(s)));
     info->netdev = g_strdup(nf->netdev_id);
@@ -1272,7 +1347,12 @@ static ColoProxyInfo *colo_proxy_info(ColoProxyState *s)
         colo_proxy_cmp_info(s->cmp, info->stats);
     }
     info->stats->epoch_timeouts = s->epoch.timeouts;
-    info->stats->link_failures = colo_link_io_stats(s->link)->failures;
+    info->stats->link_failures = ls->failures;
+    info->stats->link_refusals = g_new0(ColoProxyLinkRefusals, 1);
+    info->stats->link_refusals->busy = ls->refused_busy;
+    info->stats->link_refusals->handshake = ls->refused_handshake;
+    info->stats->link_refusals->timeout = ls->refused_timeout;
+    info->stats->link_refusals->evicted = ls->refused_evicted;
     info->stats->link_buffered = colo_link_io_buffered(s->link);
     info->stats->pending_frames = s->to_net.frames + s->to_guest.frames;
     info->stats->pending_bytes = s->to_net.bytes + s->to_guest.bytes;
@@ -1375,7 +1455,7 @@ ColoProxyInfoList *qmp_query_colo_proxy(Error **errp)
  * of the connections it served, which it hands to the new secondary.
  */
 void qmp_x_colo_proxy_promote(const char *id, const char *addr,
-                              Error **errp)
+                              const char *tls_creds, Error **errp)
 {
     Object *obj = object_resolve_path_component(object_get_objects_root(),
                                                 id);
@@ -1395,17 +1475,16 @@ void qmp_x_colo_proxy_promote(const char *id, const char *addr,
                    "(failover)", id);
         return;
     }
-    if (s->tls_creds) {
-        error_setg(errp, "colo-proxy '%s' has server TLS credentials: a "
-                   "primary needs client ones; create a new object", id);
-        return;
-    }
     link_addr = colo_proxy_parse_addr(addr, COLO_PROXY_MODE_PRIMARY, errp);
-    if (!link_addr) {
+    colo_proxy_link_cfg(s, &cfg);
+    cfg.hello.role = COLO_LINK_ROLE_PRIMARY;
+    cfg.listen = false;
+    if (!link_addr ||
+        !colo_proxy_tls(s, tls_creds, NULL, false, link_addr, &cfg, errp) ||
+        !colo_proxy_check_auth(s, link_addr, tls_creds, errp)) {
         return;
     }
     s->mode = COLO_PROXY_MODE_PRIMARY;
-    colo_proxy_link_cfg(s, &cfg);
     cfg.addr = link_addr;
     link = colo_link_io_new(&cfg, &colo_proxy_link_ops, s, errp);
     if (!link) {
@@ -1418,6 +1497,10 @@ void qmp_x_colo_proxy_promote(const char *id, const char *addr,
     s->link_addr = g_steal_pointer(&link_addr);
     g_free(s->addr);
     s->addr = g_strdup(addr);
+    g_free(s->tls_creds);
+    s->tls_creds = g_strdup(tls_creds);
+    g_free(s->tls_authz);
+    s->tls_authz = NULL;
     colo_epoch_reset(&s->epoch);
     colo_proxy_early_drop(s);
     s->rbuf = g_malloc(COLO_PROXY_FRAME_MAX);
@@ -1458,6 +1541,19 @@ static bool colo_proxy_settable(Object *obj, const char *name, Error **errp)
         return false;
     }
     return true;
+}
+
+/*
+ * "status=off" would let the secondary VM's output out to its own
+ * network and stop the primary's comparison without a word: refused
+ * once the proxy runs, as its own properties are.  (Before, with no
+ * netdev yet, this is not called.)
+ */
+static void colo_proxy_status_changed(NetFilterState *nf, Error **errp)
+{
+    if (!colo_proxy_settable(OBJECT(nf), "status", errp)) {
+        nf->on = !nf->on;
+    }
 }
 
 static int colo_proxy_get_mode(Object *obj, Error **errp)
@@ -1543,6 +1639,20 @@ static void colo_proxy_set_notify_dev(Object *obj, const char *value,
     s->notify_dev = g_strdup(value);
 }
 
+static bool colo_proxy_get_allow_unauth(Object *obj, Error **errp)
+{
+    return COLO_PROXY(obj)->allow_unauth;
+}
+
+static void colo_proxy_set_allow_unauth(Object *obj, bool value,
+                                        Error **errp)
+{
+    if (!colo_proxy_settable(obj, "allow-unauthenticated", errp)) {
+        return;
+    }
+    COLO_PROXY(obj)->allow_unauth = value;
+}
+
 static bool colo_proxy_get_vnet_hdr(Object *obj, Error **errp)
 {
     return COLO_PROXY(obj)->vnet_hdr;
@@ -1596,6 +1706,9 @@ static const ColoProxyUintProp colo_proxy_uint_props[] = {
       "while the primary's lags",
       offsetof(ColoProxyState, max_ahead), true, 64 * KiB, 4 * GiB,
       COLO_PROXY_MAX_AHEAD_DEFAULT },
+    { "max-ahead-total", "bytes of the secondary's output kept in all",
+      offsetof(ColoProxyState, max_ahead_total), true, 64 * KiB, 16 * GiB,
+      COLO_PROXY_MAX_AHEAD_TOTAL_DEFAULT },
     { "max-connections", "connections tracked, at most",
       offsetof(ColoProxyState, max_conns), false, 16, 1 << 24,
       COLO_PROXY_MAX_CONNS_DEFAULT },
@@ -1682,6 +1795,12 @@ static void colo_proxy_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "tls-authz",
         "secondary: id of the authorization object the primary's client "
         "certificate is checked against");
+    object_class_property_add_bool(oc, "allow-unauthenticated",
+                                   colo_proxy_get_allow_unauth,
+                                   colo_proxy_set_allow_unauth);
+    object_class_property_set_description(oc, "allow-unauthenticated",
+        "accept a TCP link without tls-creds: anyone who reaches addr can "
+        "act as the peer; only for a network no one else can reach");
     object_class_property_add_str(oc, "notify-dev", colo_proxy_get_notify_dev,
                                   colo_proxy_set_notify_dev);
     object_class_property_set_description(oc, "notify-dev",
@@ -1705,6 +1824,8 @@ static void colo_proxy_class_init(ObjectClass *oc, void *data)
     nfc->cleanup = colo_proxy_cleanup;
     nfc->receive_iov = colo_proxy_receive_iov;
     nfc->handle_event = colo_proxy_handle_event;
+    nfc->status_changed = colo_proxy_status_changed;
+    nfc->fixed_direction = true;
 }
 
 static const TypeInfo colo_proxy_types[] = {

@@ -18,11 +18,12 @@
  * The COLO framework's side.  A colo-proxy protects (holds and compares
  * the guest's output) while COLO runs: from colo_proxy_start() (or the
  * first checkpoint event) to failover.  One without notify-dev asks for a
- * checkpoint by notifying the notifiers registered here (from any thread
- * holding the BQL: the main loop).  The framework reports COLO_EVENT_*
- * (checkpoint completed, failover) with colo_proxy_notify_event(), with
- * the BQL held: that hands the event to the context that owns the
- * proxies' state, the main loop, and returns when it is handled.
+ * checkpoint by notifying the notifiers registered here; it does so in
+ * the main loop, under the BQL, so register and unregister with the BQL
+ * held.  The framework reports COLO_EVENT_* (checkpoint completed,
+ * failover) with colo_proxy_notify_event(), with the BQL held: the
+ * proxies handle it on the calling thread (the COLO thread), the BQL
+ * keeping the main loop, which owns their state otherwise, out.
  */
 void colo_proxy_register_notifier(Notifier *notify);
 void colo_proxy_unregister_notifier(Notifier *notify);

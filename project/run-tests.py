@@ -6,7 +6,12 @@ checks).  Every "ok"/"not ok" line counts; a command that exits non-zero
 without a failing TAP line counts as one failure.  The last line printed is
 "N passed, N failed, N skipped".
 
-usage: run-tests.py BUILD_DIR [TEST ...]   (default: every test)
+usage: run-tests.py [--sanitize] BUILD_DIR [TEST ...]   (default: every test)
+
+--sanitize: BUILD_DIR is built with ASan and UBSan; run the unit tests
+and colo-proxy's qtests, and fail on any report (UBSan halts on the
+first; LeakSanitizer checks the unit tests, not QEMU, which leaves its
+objects to the OS at exit).
 """
 import os
 import re
@@ -38,6 +43,26 @@ QTESTS = [
     "test-filter-redirector",
     "qom-test",
 ]
+
+
+SAN_ENV = {
+    "UBSAN_OPTIONS": "halt_on_error=1:abort_on_error=1:print_stacktrace=1",
+    "ASAN_OPTIONS": "abort_on_error=1:detect_leaks=1",
+}
+
+
+def sanitize_tests(build):
+    uenv = dict(os.environ, **SAN_ENV)
+    qenv = dict(uenv, QTEST_QEMU_BINARY="./qemu-system-x86_64",
+                ASAN_OPTIONS="abort_on_error=1:detect_leaks=0",
+                PYTHON="/usr/bin/python3")
+    out = [("san-colo-proxy-test",
+            [os.path.join(build, "tests/qtest/colo-proxy-test"), "--tap",
+             "-k"], build, qenv)]
+    for t in UNITS:
+        out.append(("san-" + t, [os.path.join(build, "tests/unit", t),
+                                 "--tap", "-k"], build, uenv))
+    return out
 
 
 def tests(build):
@@ -117,12 +142,16 @@ def run(name, argv, cwd, env):
 
 
 def main():
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    sanitize = args[:1] == ["--sanitize"]
+    args = args[sanitize:]
+    if not args:
         sys.exit(__doc__)
-    build = os.path.abspath(sys.argv[1])
-    want = set(sys.argv[2:])
+    build = os.path.abspath(args[0])
+    want = set(args[1:])
     totals = [0, 0, 0]
-    for name, argv, cwd, env in tests(build):
+    for name, argv, cwd, env in (sanitize_tests if sanitize else
+                                 tests)(build):
         if want and name not in want:
             continue
         for i, n in enumerate(run(name, argv, cwd, env)):

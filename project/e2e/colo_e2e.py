@@ -57,6 +57,18 @@ STEP_S = 120
 MEASURE = False
 
 
+
+def psk_dir(run):
+    """A directory with the pair's pre-shared key (user "qemu"), 0700."""
+    path = os.path.join(run, "psk")
+    if not os.path.exists(os.path.join(path, "keys.psk")):
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        fd = os.open(os.path.join(path, "keys.psk"),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("qemu:%s\n" % os.urandom(32).hex())
+    return path
+
 class Fail(Exception):
     pass
 
@@ -141,10 +153,18 @@ class Vm:
                 "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
                 "-trace", "enable=colo_send_message,file=" + self.trace,
                 "-trace", "enable=colo_proxy_checkpoint_request"]
+        # the link over TCP, protected as the docs say: TLS with a
+        # pre-shared key; both endpoints, for a survivor that is promoted
+        psk = psk_dir(run)
+        args += ["-object", "tls-creds-psk,id=tls-srv,endpoint=server,"
+                 "dir=" + psk,
+                 "-object", "tls-creds-psk,id=tls-cli,endpoint=client,"
+                 "dir=%s,username=qemu" % psk]
         # the documented defaults, but for the vnet header virtio needs
         self.proxy = {"qom-type": "colo-proxy", "id": "cp0", "netdev": "hn0",
                       "mode": "secondary" if secondary else "primary",
-                      "addr": "127.0.0.1:9003"}
+                      "addr": "127.0.0.1:9003",
+                      "tls-creds": "tls-srv" if secondary else "tls-cli"}
         if virtio:
             self.proxy["vnet-hdr-support"] = True
         if chain == "upstream":
@@ -529,7 +549,7 @@ def scenario(build, guest, run, name, cmdline, demo, nic):
             fail_over(t, label + " (primary lost)", pri, sec, net, echo)
             # the survivor's colo-proxy becomes the new pair's primary
             sec.qmp.cmd("x-colo-proxy-promote", id="cp0",
-                        addr="127.0.0.1:9003")
+                        addr="127.0.0.1:9003", **{"tls-creds": "tls-cli"})
             net.to_sec(net.tap_p)
             sec2 = reprotect(t, label, vms, (build, net, run, guest, cmdline),
                              nic, sec, client, echo, net.tap_p)

@@ -40,7 +40,7 @@ static const ColoCmpOps fuzz_ops = {
 static const ColoCmpLimits fuzz_limits = {
     .conn_frames = 8, .conn_bytes = 16 * 1024,
     .total_frames = 32, .total_bytes = 64 * 1024,
-    .svm_bytes = 8 * 1024, .max_conns = 16,
+    .svm_bytes = 8 * 1024, .svm_total = 32 * 1024, .max_conns = 16,
     .timeout_ns = 100,
     .closed_grace_ns = 200,
 };

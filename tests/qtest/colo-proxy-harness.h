@@ -78,6 +78,8 @@ void cp_pair_stop(CpPair *p);
 void cp_pair_start_secondary(CpPair *p, const char *sec_opts);
 
 /* Wait for a COLO_PROXY_LINK event with up == @up; returns its reason. */
+/* The next COLO_PROXY_LINK event (throttled by QEMU, see the code). */
+QDict *cp_link_event(QTestState *qts);
 char *cp_wait_link(QTestState *qts, bool up);
 /* Wait until the link of the first colo-proxy is up. */
 void cp_wait_link_up(QTestState *qts);

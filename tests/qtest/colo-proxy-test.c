@@ -10,6 +10,7 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qjson.h"
+#include "qobject/qlist.h"
 #include "qapi/error.h"
 #include "qemu/bswap.h"
 #include <sys/un.h>
@@ -543,11 +544,11 @@ static void test_link_tcp(void)
     g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sin, &slen), ==, 0);
     close(fd);
     sec = g_strdup_printf("-object colo-proxy,id=cp0,netdev=hn0,"
-                          "mode=secondary,addr=127.0.0.1:%d",
-                          ntohs(sin.sin_port));
+                          "mode=secondary,addr=127.0.0.1:%d,"
+                          "allow-unauthenticated=on", ntohs(sin.sin_port));
     pri = g_strdup_printf("-object colo-proxy,id=cp0,netdev=hn0,"
-                          "mode=primary,addr=127.0.0.1:%d",
-                          ntohs(sin.sin_port));
+                          "mode=primary,addr=127.0.0.1:%d,"
+                          "allow-unauthenticated=on", ntohs(sin.sin_port));
     cp_host_start(&hs, sec);
     cp_host_start(&hp, pri);
     cp_wait_link_up(hp.qts);
@@ -625,8 +626,11 @@ static void test_link_tls_refused(void)
 
 static char *wait_request(QTestState *qts)
 {
-    g_autoptr(QDict) ev = qtest_qmp_eventwait_ref(qts,
-                                                  "COLO_PROXY_CHECKPOINT_REQUEST");
+    g_autoptr(QDict) ev = NULL;
+
+    /* throttled per second of the virtual clock, as cp_link_event() */
+    qtest_clock_step(qts, 1000 * 1000 * 1000);
+    ev = qtest_qmp_eventwait_ref(qts, "COLO_PROXY_CHECKPOINT_REQUEST");
 
     return g_strdup(qdict_get_str(qdict_get_qdict(ev, "data"), "reason"));
 }
@@ -1100,7 +1104,8 @@ static int fake_primary(CpPair *p)
 static void assert_refused(QTestState *qts, const char *why)
 {
     g_free(cp_wait_link_error(qts, why));
-    g_assert_cmpuint(cp_stat(qts, "link-failures"), >=, 1);
+    g_assert_cmpuint(cp_stat(qts, "link-failures") +
+                     cp_stat(qts, "link-refusals.handshake"), >=, 1);
 }
 
 /* Another secondary: the same role on both ends is refused. */
@@ -1134,7 +1139,7 @@ static void test_reject_garbage(void)
 
     g_assert_cmpint(write(fd, junk, sizeof(junk)), ==, sizeof(junk));
     g_assert_true(peer_read_until_closed(fd));
-    assert_refused(p.sec.qts, "protocol error");
+    assert_refused(p.sec.qts, "handshake refused: first message is not");
     cp_pair_stop(&p);
 }
 
@@ -1170,17 +1175,298 @@ static void test_reject_vnet_pair(void)
     cp_pair_stop(&p);
 }
 
-/* While a primary is linked, a second one is turned away. */
+/*
+ * While a primary is linked, a second one is turned away, after its
+ * HELLO, counted, and the first keeps the link.
+ */
 static void test_reject_busy(void)
 {
+    CpFlow f = cp_flow(false, 0, 5000, 6000);
+    g_autoptr(GByteArray) frame = cp_frame_udp(&f, "still", 5);
     CpPair p;
     int fd;
 
     cp_pair_start(&p, NULL, NULL);
     fd = peer_connect(p.addr);
+    peer_hello(fd, 0, false);
     g_assert_true(peer_read_until_closed(fd));
+    g_assert_cmpuint(cp_stat(p.sec.qts, "link-refusals.busy"), ==, 1);
     g_assert_cmpuint(cp_stat(p.pri.qts, "link-failures"), ==, 0);
+    cp_send(p.pri.net_fd, frame);
+    cp_expect(p.sec.guest_fd, frame);
     cp_pair_stop(&p);
+}
+
+/* ---- hostile peers ---- */
+
+/*
+ * A stranger on a TLS secondary's port that speaks the protocol in the
+ * clear: its HELLO fails the TLS handshake; the frame after it never
+ * reaches the secondary's guest, and nothing of the guest reaches it.
+ */
+static void test_hostile_no_creds(void)
+{
+    char *psk = make_psk_dir();
+    g_autofree char *sec = g_strdup_printf(
+        "tls-creds=tls0 -object tls-creds-psk,id=tls0,endpoint=server,"
+        "dir=%s", psk);
+    CpFlow f = cp_flow(false, 0, 1, 2);
+    g_autoptr(GByteArray) frame = cp_frame_udp(&f, "inject", 6);
+    g_autoptr(GByteArray) out = cp_frame_udp(&f, "leak", 4);
+    g_autofree char *state = NULL;
+    CpPair p;
+    int fd;
+
+    p.dir = g_dir_make_tmp("colo-proxy-XXXXXX", NULL);
+    p.addr = g_strdup_printf("unix:%s/link", p.dir);
+    p.pri.qts = NULL;
+    cp_pair_start_secondary(&p, sec);
+    fd = peer_connect(p.addr);
+    peer_hello(fd, 0, false);
+    peer_send(fd, MSG_FRAME, frame->data, frame->len);
+    cp_send(p.sec.guest_fd, out);
+    peer_read_until_closed(fd);
+    cp_wait_stat(p.sec.qts, "link-refusals.handshake", 1);
+    state = cp_link_state(p.sec.qts);
+    g_assert_cmpstr(state, ==, "listening");
+    g_assert_cmpuint(cp_stat(p.sec.qts, "from-peer"), ==, 0);
+    g_assert_cmpuint(cp_stat(p.sec.qts, "to-peer"), ==, 0);
+    g_assert_false(cp_pending(p.sec.guest_fd));
+    cp_pair_stop(&p);
+    rm_psk_dir(psk);
+}
+
+/* A primary with the wrong key never gets the link. */
+static void test_hostile_wrong_creds(void)
+{
+    char *psk = make_psk_dir();
+    char *bad = g_dir_make_tmp("colo-proxy-psk-XXXXXX", NULL);
+    g_autofree char *badfile = g_strdup_printf("%s/keys.psk", bad);
+    g_autofree char *sec = g_strdup_printf(
+        "tls-creds=tls0 -object tls-creds-psk,id=tls0,endpoint=server,"
+        "dir=%s", psk);
+    g_autofree char *pri = NULL, *state = NULL;
+    CpPair p;
+
+    g_assert_true(g_file_set_contents(badfile,
+        "qemu:00112233445566778899aabbccddeeff00112233445566778\n", -1,
+        NULL));
+    p.dir = g_dir_make_tmp("colo-proxy-XXXXXX", NULL);
+    p.addr = g_strdup_printf("unix:%s/link", p.dir);
+    cp_pair_start_secondary(&p, sec);
+    pri = g_strdup_printf("-object colo-proxy,id=cp0,netdev=hn0,"
+                          "mode=primary,addr=%s,tls-creds=tls0 "
+                          "-object tls-creds-psk,id=tls0,endpoint=client,"
+                          "dir=%s,username=qemu", p.addr, bad);
+    cp_host_start(&p.pri, pri);
+    cp_wait_stat(p.sec.qts, "link-refusals.handshake", 2);
+    state = cp_link_state(p.sec.qts);
+    g_assert_cmpstr(state, ==, "listening");
+    g_assert_cmpuint(cp_stat(p.sec.qts, "from-peer"), ==, 0);
+    cp_pair_stop(&p);
+    rm_psk_dir(psk);
+    rm_psk_dir(bad);
+}
+
+/*
+ * Silent connections hold no slot: more of them than may be pending
+ * evict each other, time out on their own, and the real primary links
+ * up while they are there.
+ */
+static void test_hostile_silent(void)
+{
+    g_autofree char *pri = NULL;
+    int fds[6];
+    CpPair p;
+
+    p.dir = g_dir_make_tmp("colo-proxy-XXXXXX", NULL);
+    p.addr = g_strdup_printf("unix:%s/link", p.dir);
+    cp_pair_start_secondary(&p, "link-timeout=1000");
+    for (int i = 0; i < 6; i++) {
+        fds[i] = peer_connect(p.addr);
+    }
+    cp_wait_stat(p.sec.qts, "link-refusals.evicted", 2);
+    pri = g_strdup_printf("-object colo-proxy,id=cp0,netdev=hn0,"
+                          "mode=primary,addr=%s", p.addr);
+    cp_host_start(&p.pri, pri);
+    cp_wait_link_up(p.sec.qts);
+    cp_wait_link_up(p.pri.qts);
+    cp_wait_stat(p.sec.qts, "link-refusals.timeout", 1);
+    for (int i = 0; i < 6; i++) {
+        close(fds[i]);
+    }
+    cp_pair_stop(&p);
+}
+
+/*
+ * A slowloris: a HELLO a byte at a time, each within the link timeout
+ * of the one before.  The deadline runs from the connection, whatever
+ * trickles in: no "up" ever.
+ */
+static void test_hostile_slowloris(void)
+{
+    uint8_t h[16] = { 'C', 'O', 'L', 'O', 'P', 'R', 'X', 'Y', 0,
+                      COLO_LINK_VERSION, 0, 0, 0, 1, 1, 0 };
+    uint8_t hdr[8] = { MSG_HELLO, 0, 0, 0, 0, 0, 0, sizeof(h) };
+    g_autofree char *state = NULL;
+    CpPair p;
+    int fd;
+
+    p.dir = g_dir_make_tmp("colo-proxy-XXXXXX", NULL);
+    p.addr = g_strdup_printf("unix:%s/link", p.dir);
+    p.pri.qts = NULL;
+    cp_pair_start_secondary(&p, "link-timeout=200");
+    fd = peer_connect(p.addr);
+    g_assert_cmpint(write(fd, hdr, sizeof(hdr)), ==, sizeof(hdr));
+    /* a byte every half link timeout: each one in time, all too late */
+    for (size_t i = 0; i < sizeof(h); i++) {
+        g_usleep(100 * 1000);
+        if (send(fd, h + i, 1, MSG_NOSIGNAL) != 1) {
+            break;
+        }
+    }
+    g_assert_false(peer_read_until_closed(fd));
+    g_assert_cmpuint(cp_stat(p.sec.qts, "link-refusals.timeout"), ==, 1);
+    state = cp_link_state(p.sec.qts);
+    g_assert_cmpstr(state, ==, "listening");
+    cp_pair_stop(&p);
+}
+
+/*
+ * A peer's BYE reason reaches QMP and the log as printable ASCII only:
+ * no escape sequence, no newline to forge a line of QEMU's.
+ */
+static void test_hostile_bye_text(void)
+{
+    static const char evil[] = "\x1b[31mred\nqemu-system-x86_64: forged";
+    g_autofree char *err = NULL;
+    CpPair p;
+    int fd = fake_primary(&p);
+
+    peer_hello(fd, 0, false);
+    cp_wait_link_up(p.sec.qts);
+    peer_send(fd, MSG_BYE, evil, sizeof(evil) - 1);
+    err = cp_wait_link_error(p.sec.qts, "forged");
+    g_assert_cmpstr(err, ==, "peer closed the link: "
+                    "?[31mred?qemu-system-x86_64: forged");
+    close(fd);
+    cp_pair_stop(&p);
+}
+
+/* A value for qom-set of each property, other than its default. */
+static const struct {
+    const char *name;
+    const char *value;      /* JSON */
+} live_props[] = {
+    { "mode", "'secondary'" }, { "addr", "'unix:/tmp/x'" },
+    { "tls-creds", "'t'" }, { "tls-authz", "'a'" },
+    { "allow-unauthenticated", "true" }, { "notify-dev", "'n'" },
+    { "vnet-hdr-support", "true" }, { "link-timeout", "5000" },
+    { "link-buffer", "33554432" }, { "compare-timeout", "5000" },
+    { "max-held", "100" }, { "max-held-bytes", "1048576" },
+    { "max-conn-held", "100" }, { "max-conn-held-bytes", "1048576" },
+    { "max-ahead", "1048576" }, { "max-ahead-total", "1048576" },
+    { "max-connections", "100" }, { "netdev", "'hn1'" },
+    { "queue", "'rx'" }, { "status", "'off'" }, { "position", "'head'" },
+    { "insert", "'before'" },
+};
+
+/*
+ * No property of a running proxy can change: each qom-set is refused
+ * with an error naming it, and the proxy goes on as before.  Every
+ * writable property is in the table: qom-list is checked against it.
+ */
+static void test_qom_set_live(void)
+{
+    CpFlow f = cp_flow(false, 0, 5000, 6000);
+    g_autoptr(GByteArray) frame = cp_frame_udp(&f, "same", 4);
+    g_autoptr(QDict) list = NULL;
+    QListEntry *e;
+    CpPair p;
+
+    cp_pair_start(&p, NULL, NULL);
+    list = qtest_qmp(p.pri.qts, "{ 'execute': 'qom-list', "
+                     "'arguments': { 'path': '/objects/cp0' } }");
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(list, "return"), e) {
+        QDict *prop = qobject_to(QDict, qlist_entry_obj(e));
+        const char *name = qdict_get_str(prop, "name");
+        bool known = !strcmp(name, "type");
+
+        for (size_t i = 0; i < G_N_ELEMENTS(live_props); i++) {
+            known |= !strcmp(name, live_props[i].name);
+        }
+        g_assert_true(known);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(live_props); i++) {
+        QObject *value = qobject_from_json(live_props[i].value,
+                                           &error_abort);
+        g_autoptr(QDict) rsp = qtest_qmp(p.pri.qts,
+            "{ 'execute': 'qom-set', 'arguments': { 'path': "
+            "'/objects/cp0', 'property': %s, 'value': %p } }",
+            live_props[i].name, value);
+        QDict *err = qdict_get_qdict(rsp, "error");
+
+        g_test_message("qom-set %s", live_props[i].name);
+        g_assert_nonnull(err);
+        g_assert_nonnull(strstr(qdict_get_str(err, "desc"),
+                                live_props[i].name));
+    }
+    g_assert_false(qtest_qom_get_bool(p.pri.qts, "/objects/cp0",
+                                      "vnet-hdr-support"));
+    cp_send(p.pri.net_fd, frame);
+    cp_expect(p.sec.guest_fd, frame);
+    cp_expect(p.pri.guest_fd, frame);
+    cp_pair_stop(&p);
+}
+
+/*
+ * A secondary whose guest runs ahead on many connections at once (a
+ * fake secondary would do the same): what the primary keeps of it is
+ * bounded in all, in memory, and a checkpoint is asked for.
+ */
+static void test_flood_secondary_ahead(void)
+{
+    g_autofree char *why = NULL;
+    CpPair p;
+
+    cp_pair_start(&p, "max-ahead-total=65536", NULL);
+    for (int i = 0; i < 400; i++) {
+        CpFlow f = cp_flow(false, 0, 80, 10000 + i);
+        g_autoptr(GByteArray) seg = cp_frame_tcp(&f, 1000, 1, CP_TCP_ACK |
+                                                 CP_TCP_PSH, "x", 1);
+
+        cp_send(p.sec.guest_fd, seg);
+    }
+    cp_wait_stat(p.pri.qts, "from-peer", 400);
+    why = wait_request(p.pri.qts);
+    g_assert_cmpstr(why, ==, "secondary-total");
+    g_assert_cmpuint(cp_stat(p.pri.qts, "secondary-kept-bytes"), <=, 65536);
+    g_assert_cmpuint(cp_stat(p.pri.qts,
+                             "checkpoint-requests.secondary-total"), >=, 1);
+    cp_pair_stop(&p);
+}
+
+/* A TCP link needs TLS, or the operator's word that the network is safe. */
+static void test_auth_required(void)
+{
+    CpHost h;
+    QDict *rsp;
+
+    cp_host_start(&h, NULL);
+    rsp = qtest_qmp(h.qts, "{ 'execute': 'object-add', 'arguments': {"
+                    " 'qom-type': 'colo-proxy', 'id': 'cp0', "
+                    "'netdev': 'hn0', 'mode': 'secondary', "
+                    "'addr': '127.0.0.1:0' } }");
+    g_assert_true(qdict_haskey(rsp, "error"));
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"), "tls-creds"));
+    qobject_unref(rsp);
+    qtest_qmp_assert_success(h.qts, "{ 'execute': 'object-add', "
+                             "'arguments': { 'qom-type': 'colo-proxy', "
+                             "'id': 'cp0', 'netdev': 'hn0', "
+                             "'mode': 'secondary', 'addr': '127.0.0.1:0', "
+                             "'allow-unauthenticated': true } }");
+    cp_host_stop(&h);
 }
 
 /*
@@ -1680,6 +1966,16 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/notify/garbage", test_notify_garbage);
     qtest_add_func("/colo-proxy/link/tls", test_link_tls);
     qtest_add_func("/colo-proxy/link/tls-refused", test_link_tls_refused);
+    qtest_add_func("/colo-proxy/security/auth-required", test_auth_required);
+    qtest_add_func("/colo-proxy/security/no-creds", test_hostile_no_creds);
+    qtest_add_func("/colo-proxy/security/wrong-creds",
+                   test_hostile_wrong_creds);
+    qtest_add_func("/colo-proxy/security/silent", test_hostile_silent);
+    qtest_add_func("/colo-proxy/security/slowloris", test_hostile_slowloris);
+    qtest_add_func("/colo-proxy/security/bye-text", test_hostile_bye_text);
+    qtest_add_func("/colo-proxy/security/qom-set-live", test_qom_set_live);
+    qtest_add_func("/colo-proxy/security/flood-secondary-ahead",
+                   test_flood_secondary_ahead);
     qtest_add_func("/colo-proxy/link/reject/same-role", test_reject_same_role);
     qtest_add_func("/colo-proxy/link/reject/vnet-hdr", test_reject_vnet_hdr);
     qtest_add_func("/colo-proxy/link/reject/vnet-hdr-pair",

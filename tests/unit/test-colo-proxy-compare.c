@@ -65,7 +65,7 @@ static const ColoCmpOps ops = {
 static const ColoCmpLimits default_limits = {
     .conn_frames = 64, .conn_bytes = 1 << 20,
     .total_frames = 256, .total_bytes = 4 << 20,
-    .svm_bytes = 1 << 20, .max_conns = 64,
+    .svm_bytes = 1 << 20, .svm_total = 4 << 20, .max_conns = 64,
     .timeout_ns = 1000,
     .closed_grace_ns = 5000,
 };
@@ -608,17 +608,73 @@ static void test_bound_total(void)
     t_free(&t);
 }
 
+/* What one secondary segment of @len bytes, kept, costs in memory. */
+static uint64_t svm_cost(uint32_t len)
+{
+    T t;
+    uint64_t cost;
+
+    t_init(&t, 5, 6, &default_limits);
+    handshake(&t);
+    S(&t, PA, 1, len);
+    cost = colo_cmp_svm_bytes(t.c);
+    t_free(&t);
+    return cost;
+}
+
 static void test_bound_svm(void)
 {
     ColoCmpLimits lim = default_limits;
     T t;
 
-    lim.svm_bytes = 100;
+    lim.svm_bytes = 2 * svm_cost(60) - 1;
     t_init(&t, 5, 6, &lim);
     handshake(&t);
     S(&t, PA, 1, 60);
     S(&t, PA, 61, 60);
     expect(&t, "1 ", COLO_CMP_SECONDARY_AHEAD, 1);
+    t_free(&t);
+}
+
+/*
+ * What the secondary's output costs is its memory, not its payload: a
+ * one-byte segment costs more than a hundred bytes, an empty datagram
+ * is not free.
+ */
+static void test_bound_svm_cost(void)
+{
+    T t;
+    CpFlow f = cp_flow(false, 0, 2000, 53);
+
+    g_assert_cmpuint(svm_cost(1), >, 100);
+    t_init(&t, 5, 6, &default_limits);
+    send_frame(&t, false, udp(&f, "", 7, 64), 0);
+    g_assert_cmpuint(colo_cmp_svm_bytes(t.c), >, 0);
+    t_free(&t);
+}
+
+/*
+ * The secondary's kept output has a bound over all connections: a fake
+ * secondary running ahead on many connections at once cannot make the
+ * primary keep max-ahead for each of them.
+ */
+static void test_bound_svm_total(void)
+{
+    ColoCmpLimits lim = default_limits;
+    T t;
+
+    lim.svm_total = 3 * svm_cost(1);
+    t_init(&t, 5, 6, &lim);
+    for (int i = 0; i < 4; i++) {
+        t.vm = cp_flow(false, 0, 3000 + i, 80);
+        t.vm = cp_flow_reverse(&t.vm);
+        handshake(&t);
+        S(&t, PA, 1, 1);
+    }
+    g_assert_cmpuint(t.requests[COLO_CMP_SECONDARY_TOTAL], ==, 1);
+    g_assert_cmpuint(colo_cmp_svm_bytes(t.c), <=, lim.svm_total);
+    colo_cmp_checkpoint(t.c);
+    g_assert_cmpuint(colo_cmp_svm_bytes(t.c), ==, 0);
     t_free(&t);
 }
 
@@ -973,6 +1029,10 @@ int main(int argc, char **argv)
     g_test_add_func("/colo-proxy-compare/bound/connection", test_bound_conn);
     g_test_add_func("/colo-proxy-compare/bound/total", test_bound_total);
     g_test_add_func("/colo-proxy-compare/bound/secondary", test_bound_svm);
+    g_test_add_func("/colo-proxy-compare/bound/secondary-cost",
+                    test_bound_svm_cost);
+    g_test_add_func("/colo-proxy-compare/bound/secondary-total",
+                    test_bound_svm_total);
     g_test_add_func("/colo-proxy-compare/evict", test_evict);
     g_test_add_func("/colo-proxy-compare/reap", test_reap);
     g_test_add_func("/colo-proxy-compare/reuse", test_reuse);

@@ -157,6 +157,54 @@ static void test_stop(void)
     colo_link_decoder_destroy(&d);
 }
 
+/* A secondary refuses a primary with a BYE before any HELLO of its own. */
+static void test_bye_first(void)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    ColoLinkDecoder d;
+    Sink s;
+
+    put_msg(b, COLO_LINK_BYE, "busy", 4);
+    colo_link_decoder_init(&d);
+    sink_init(&s);
+    g_assert_cmpuint(colo_link_decode(&d, b->data, b->len, sink_msg, &s),
+                     ==, b->len);
+    g_assert_cmpint(d.error, ==, COLO_LINK_OK);
+    g_assert_cmpuint(s.msgs->len, ==, 1);
+    sink_destroy(&s);
+    colo_link_decoder_destroy(&d);
+}
+
+/* A peer's text is printable ASCII once shown, and bounded. */
+static void test_reason_str(void)
+{
+    static const struct {
+        const char *in;
+        const char *out;
+    } cases[] = {
+        { "peer going away", "peer going away" },
+        { "\x1b[31mred", "?[31mred" },
+        { "a\nqemu: forged", "a?qemu: forged" },
+        { "tab\there\r", "tab?here?" },
+        { "caf\xc3\xa9", "caf??" },
+        { "", "" },
+    };
+    g_autofree uint8_t *big = g_malloc(COLO_LINK_REASON_MAX * 2);
+    g_autofree char *cut = NULL;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *t = colo_link_reason_str(
+            (const uint8_t *)cases[i].in, strlen(cases[i].in));
+
+        g_assert_cmpstr(t, ==, cases[i].out);
+    }
+    memset(big, 'x', COLO_LINK_REASON_MAX * 2);
+    big[3] = 0;
+    cut = colo_link_reason_str(big, COLO_LINK_REASON_MAX * 2);
+    g_assert_cmpuint(strlen(cut), ==, COLO_LINK_REASON_MAX);
+    g_assert_cmpint(cut[3], ==, '?');
+}
+
 typedef struct BadCase {
     const char *name;
     uint8_t hdr[COLO_LINK_HDR_LEN];
@@ -372,6 +420,8 @@ int main(int argc, char **argv)
         g_test_add_data_func(path, GSIZE_TO_POINTER(chunks[i]), test_split);
     }
     g_test_add_func("/colo-proxy-link/stop", test_stop);
+    g_test_add_func("/colo-proxy-link/bye-first", test_bye_first);
+    g_test_add_func("/colo-proxy-link/reason-str", test_reason_str);
     for (size_t i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
         g_autofree char *path = g_strdup_printf("/colo-proxy-link/bad/%s",
                                                 bad_cases[i].name);
