@@ -279,3 +279,36 @@ ColoEpochVerdict colo_epoch_verdict(const ColoEpoch *e)
 
     return verdicts[e->state];
 }
+
+/* ---- the notify channel's framing ---- */
+
+void colo_notify_decoder_reset(ColoNotifyDecoder *d)
+{
+    memset(d, 0, sizeof(*d));
+}
+
+bool colo_notify_decode(ColoNotifyDecoder *d, const uint8_t *buf,
+                        size_t len, ColoNotifyMsgFn *fn, void *opaque)
+{
+    for (size_t i = 0; i < len && !d->broken; i++) {
+        if (d->hdr_got < sizeof(d->hdr)) {
+            d->hdr[d->hdr_got++] = buf[i];
+            if (d->hdr_got < sizeof(d->hdr)) {
+                continue;
+            }
+            d->len = ldl_be_p(d->hdr);
+            d->got = 0;
+            if (d->len > COLO_NOTIFY_MSG_MAX) {
+                d->broken = true;
+                break;
+            }
+        } else {
+            d->msg[d->got++] = buf[i];
+        }
+        if (d->got == d->len) {
+            d->hdr_got = 0;
+            fn(opaque, d->msg, d->len);
+        }
+    }
+    return !d->broken;
+}

@@ -157,4 +157,32 @@ void colo_epoch_marker(ColoEpoch *e, int64_t now);
 bool colo_epoch_expire(ColoEpoch *e, int64_t now, int64_t timeout_ns);
 ColoEpochVerdict colo_epoch_verdict(const ColoEpoch *e);
 
+/*
+ * The notify channel of external COLO frames (colo-compare's notify_dev
+ * protocol, see colo-proxy-notify.h): a 4-byte big-endian length and
+ * that many bytes of text per message.  A length over
+ * COLO_NOTIFY_MSG_MAX loses the framing for good: nothing more is
+ * decoded until colo_notify_decoder_reset() (a new connection).
+ */
+#define COLO_NOTIFY_MSG_MAX 64
+
+typedef struct ColoNotifyDecoder {
+    uint8_t hdr[4];
+    uint32_t hdr_got;
+    uint32_t len;
+    uint32_t got;
+    uint8_t msg[COLO_NOTIFY_MSG_MAX];
+    bool broken;
+} ColoNotifyDecoder;
+
+typedef void ColoNotifyMsgFn(void *opaque, const uint8_t *msg, uint32_t len);
+
+void colo_notify_decoder_reset(ColoNotifyDecoder *d);
+/*
+ * Feed @len bytes; @fn is called for each whole message.  Returns false
+ * if the framing is lost (now or before): the rest is ignored.
+ */
+bool colo_notify_decode(ColoNotifyDecoder *d, const uint8_t *buf,
+                        size_t len, ColoNotifyMsgFn *fn, void *opaque);
+
 #endif /* QEMU_NET_COLO_PROXY_LINK_H */

@@ -11,6 +11,7 @@
 #include "qemu/error-report.h"
 #include "qapi/error.h"
 #include "chardev/char-fe.h"
+#include "net/colo-proxy-link.h"
 #include "net/colo-proxy-notify.h"
 #include "trace.h"
 
@@ -26,12 +27,7 @@ struct ColoNotify {
     CharBackend be;
     void (*checkpoint)(void *opaque);
     void *opaque;
-    uint8_t hdr[4];
-    uint32_t hdr_got;
-    uint32_t len;
-    uint32_t got;
-    uint8_t msg[COLO_NOTIFY_MSG_MAX];
-    bool broken;                /* framing lost: read nothing more */
+    ColoNotifyDecoder dec;      /* broken: framing lost, read no more */
     GByteArray *out;
     guint watch;
     bool request_queued;        /* a DO_CHECKPOINT is not written yet */
@@ -112,22 +108,25 @@ void colo_notify_request(ColoNotify *n)
     }
 }
 
-static bool colo_notify_is(ColoNotify *n, const char *msg)
+static bool colo_notify_is(const uint8_t *msg, uint32_t len,
+                           const char *what)
 {
-    return n->len == strlen(msg) && !memcmp(n->msg, msg, n->len);
+    return len == strlen(what) && !memcmp(msg, what, len);
 }
 
-static void colo_notify_dispatch(ColoNotify *n)
+static void colo_notify_dispatch(void *opaque, const uint8_t *msg,
+                                 uint32_t len)
 {
-    g_autofree char *text = g_strndup((const char *)n->msg, n->len);
+    ColoNotify *n = opaque;
+    g_autofree char *text = g_strndup((const char *)msg, len);
 
     /* printable in traces and messages, whatever the frame sent */
     g_strcanon(text, G_CSET_A_2_Z G_CSET_a_2_z G_CSET_DIGITS "_-", '?');
     trace_colo_proxy_notify_msg(text);
-    if (colo_notify_is(n, colo_notify_init)) {
+    if (colo_notify_is(msg, len, colo_notify_init)) {
         n->stats.inits++;
         colo_notify_send(n, colo_notify_init_reply);
-    } else if (colo_notify_is(n, colo_notify_done)) {
+    } else if (colo_notify_is(msg, len, colo_notify_done)) {
         n->stats.checkpoints++;
         n->checkpoint(n->opaque);
     } else {
@@ -139,35 +138,17 @@ static int colo_notify_can_read(void *opaque)
 {
     ColoNotify *n = opaque;
 
-    return n->broken ? 0 : sizeof(n->hdr) + COLO_NOTIFY_MSG_MAX;
+    return n->dec.broken ? 0 : sizeof(n->dec.hdr) + COLO_NOTIFY_MSG_MAX;
 }
 
 static void colo_notify_read(void *opaque, const uint8_t *buf, int size)
 {
     ColoNotify *n = opaque;
 
-    for (int i = 0; i < size && !n->broken; i++) {
-        if (n->hdr_got < sizeof(n->hdr)) {
-            n->hdr[n->hdr_got++] = buf[i];
-            if (n->hdr_got < sizeof(n->hdr)) {
-                continue;
-            }
-            n->len = ldl_be_p(n->hdr);
-            n->got = 0;
-            if (n->len > COLO_NOTIFY_MSG_MAX) {
-                /* the framing cannot be trusted any more */
-                colo_notify_error(n, "message of %u bytes (at most %d)",
-                                  n->len, COLO_NOTIFY_MSG_MAX);
-                n->broken = true;
-                return;
-            }
-        } else {
-            n->msg[n->got++] = buf[i];
-        }
-        if (n->got == n->len) {
-            n->hdr_got = 0;
-            colo_notify_dispatch(n);
-        }
+    if (!colo_notify_decode(&n->dec, buf, size, colo_notify_dispatch, n)) {
+        /* the framing cannot be trusted any more */
+        colo_notify_error(n, "message of %u bytes (at most %d)",
+                          n->dec.len, COLO_NOTIFY_MSG_MAX);
     }
 }
 
@@ -177,12 +158,11 @@ static void colo_notify_event(void *opaque, QEMUChrEvent event)
 
     switch (event) {
     case CHR_EVENT_OPENED:
-        n->hdr_got = 0;
-        n->broken = false;
+        colo_notify_decoder_reset(&n->dec);
         break;
     case CHR_EVENT_CLOSED:
         colo_notify_error(n, "the frame hung up");
-        n->hdr_got = 0;
+        colo_notify_decoder_reset(&n->dec);
         g_byte_array_set_size(n->out, 0);
         n->request_queued = false;
         break;

@@ -17,8 +17,7 @@
 #ifndef QEMU_NET_COLO_PROXY_NOTIFY_H
 #define QEMU_NET_COLO_PROXY_NOTIFY_H
 
-/* The longest message of the protocol, with room to spare. */
-#define COLO_NOTIFY_MSG_MAX 64
+/* The framing is decoded by colo_notify_decode() (colo-proxy-link.h). */
 
 typedef struct ColoNotify ColoNotify;
 

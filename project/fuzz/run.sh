@@ -15,6 +15,7 @@ mkdir -p "$out"
 targets=("link net/colo-proxy-link.c"
          "packet net/colo-proxy-packet.c net/colo-proxy-conn.c net/colo-proxy-seq.c net/colo-proxy-rewrite.c"
          "compare net/colo-proxy-compare.c net/colo-proxy-conn.c net/colo-proxy-packet.c"
+         "notify net/colo-proxy-link.c"
          "rewrite net/colo-proxy-rewrite.c net/colo-proxy-packet.c net/colo-proxy-conn.c net/colo-proxy-seq.c")
 
 echo "1..${#targets[@]}"

@@ -205,6 +205,43 @@ static void test_reason_str(void)
     g_assert_cmpint(cut[3], ==, '?');
 }
 
+static void notify_msg(void *opaque, const uint8_t *msg, uint32_t len)
+{
+    g_string_append_len(opaque, (const char *)msg, len);
+    g_string_append_c(opaque, '|');
+}
+
+/*
+ * The notify channel: messages come out whole whatever the read
+ * boundaries; a length over the maximum loses the framing for good,
+ * until a reset.
+ */
+static void test_notify_decode(void)
+{
+    static const uint8_t stream[] = {
+        0, 0, 0, 4, 'I', 'N', 'I', 'T', 0, 0, 0, 0, 0, 0, 0, 2, 'C', 'P',
+        0, 0, 0, COLO_NOTIFY_MSG_MAX + 1, 'x', 0, 0, 0, 1, 'y',
+    };
+    g_autoptr(GString) got = g_string_new("");
+    ColoNotifyDecoder d;
+
+    for (size_t cut = 1; cut <= sizeof(stream); cut++) {
+        bool ok = true;
+
+        colo_notify_decoder_reset(&d);
+        g_string_truncate(got, 0);
+        for (size_t off = 0; off < sizeof(stream); off += cut) {
+            ok = colo_notify_decode(&d, stream + off,
+                                    MIN(cut, sizeof(stream) - off),
+                                    notify_msg, got);
+        }
+        g_assert_false(ok);
+        g_assert_cmpstr(got->str, ==, "INIT||CP|");
+    }
+    colo_notify_decoder_reset(&d);
+    g_assert_true(colo_notify_decode(&d, stream, 8, notify_msg, got));
+}
+
 typedef struct BadCase {
     const char *name;
     uint8_t hdr[COLO_LINK_HDR_LEN];
@@ -422,6 +459,7 @@ int main(int argc, char **argv)
     g_test_add_func("/colo-proxy-link/stop", test_stop);
     g_test_add_func("/colo-proxy-link/bye-first", test_bye_first);
     g_test_add_func("/colo-proxy-link/reason-str", test_reason_str);
+    g_test_add_func("/colo-proxy-link/notify-decode", test_notify_decode);
     for (size_t i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
         g_autofree char *path = g_strdup_printf("/colo-proxy-link/bad/%s",
                                                 bad_cases[i].name);
