@@ -11,7 +11,8 @@ Same QEMU build, same run, fake guests (no guest OS, no migration):
 3. scaling: cost and memory per connection at 1, 64, 10k and 100k
    concurrent connections;
 4. a mismatch storm and a SYN flood with the default bounds and no
-   checkpoint ever coming: RSS, checkpoint requests, drops.
+   checkpoint ever coming: RSS, checkpoint requests, drops;
+5. a fake secondary flooding the primary with output to keep (RSS).
 
 Every configuration of 1 and 2 runs RUNS times, interleaved; medians with
 min-max.  3 and 4 run once.
@@ -218,6 +219,13 @@ def main():
     scaling(exe, qemu)
     sys.stdout.flush()
     storms(exe, qemu)
+    sys.stdout.flush()
+    print()
+    print("5. a fake secondary floods the primary with output it keeps "
+          "(default bounds)")
+    for payload in (1, 1400):
+        subprocess.run([os.path.join(TOP, "project/bench/flood-secondary.py"),
+                        build, "300", str(payload)], timeout=600)
 
 
 if __name__ == "__main__":
