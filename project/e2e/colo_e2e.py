@@ -341,6 +341,9 @@ def start_colo(pri, sec, chain="proxy", paused=False):
     """
     if chain == "proxy":
         wait_for("the colo-proxy link", lambda: pri.info()["link"] == "up")
+        print("# colo-proxy link up: %s over TCP, TLS with a pre-shared key "
+              "(tls-creds %s)" % (pri.proxy["addr"], pri.proxy["tls-creds"]),
+              flush=True)
     caps = [{"capability": "x-colo", "state": True}]
     sec.qmp.cmd("migrate-set-capabilities", capabilities=caps)
     pri.qmp.cmd("migrate-set-capabilities", capabilities=caps)

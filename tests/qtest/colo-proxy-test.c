@@ -1511,6 +1511,49 @@ static void test_stall_recover(void)
     cp_host_stop(&hs);
 }
 
+/*
+ * A fake secondary that completes the handshake and then sends garbage:
+ * the primary's backoff must go on growing (50, 100, 200, 400 ms), not
+ * start again at every handshake and reconnect ten times a second.
+ * Only a lower bound on the time is checked: a slow machine only makes
+ * it longer.
+ */
+static void test_hostile_garbage_after_hello(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("colo-proxy-XXXXXX", NULL);
+    g_autofree char *path = g_strdup_printf("%s/link", dir);
+    g_autofree char *pri = g_strdup_printf(
+        "-object colo-proxy,id=cp0,netdev=hn0,mode=primary,addr=unix:%s,"
+        "link-timeout=2000", path);
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    static const char junk[] = "\xff\xff garbage";
+    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    gint64 first = 0;
+    CpHost h;
+
+    g_strlcpy(un.sun_path, path, sizeof(un.sun_path));
+    g_assert_cmpint(bind(lfd, (struct sockaddr *)&un, sizeof(un)), ==, 0);
+    g_assert_cmpint(listen(lfd, 4), ==, 0);
+    cp_host_start(&h, pri);
+    for (int i = 0; i < 5; i++) {
+        int fd = accept(lfd, NULL, NULL);
+        uint8_t hello[24];
+
+        g_assert_cmpint(fd, >=, 0);
+        first = first ? first : g_get_monotonic_time();
+        g_assert_cmpint(read(fd, hello, sizeof(hello)), ==, sizeof(hello));
+        peer_hello(fd, 1, false);
+        g_assert_cmpint(write(fd, junk, sizeof(junk)), ==, sizeof(junk));
+        peer_read_until_closed(fd);
+    }
+    g_assert_cmpint(g_get_monotonic_time() - first, >=, 700 * 1000);
+    g_assert_cmpuint(cp_stat(h.qts, "link-failures"), >=, 4);
+    cp_host_stop(&h);
+    close(lfd);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* A TCP link needs TLS, or the operator's word that the network is safe. */
 static void test_auth_required(void)
 {
@@ -2039,6 +2082,8 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/security/silent", test_hostile_silent);
     qtest_add_func("/colo-proxy/security/slowloris", test_hostile_slowloris);
     qtest_add_func("/colo-proxy/security/bye-text", test_hostile_bye_text);
+    qtest_add_func("/colo-proxy/security/garbage-after-hello",
+                   test_hostile_garbage_after_hello);
     qtest_add_func("/colo-proxy/security/qom-set-live", test_qom_set_live);
     qtest_add_func("/colo-proxy/security/flood-secondary-ahead",
                    test_flood_secondary_ahead);
