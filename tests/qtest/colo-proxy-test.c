@@ -735,6 +735,30 @@ static void test_cmp_timeout(void)
     cp_pair_stop(&p);
 }
 
+/*
+ * A compare timeout past 4294 ms does not overflow 32 bits of
+ * nanoseconds (4295 ms would wrap to 27 ms): a frame waits the whole
+ * timeout, not a wrapped fraction of it.  Half a second is ten times
+ * that fraction and an eighth of the timeout.
+ */
+static void test_cmp_timeout_long(void)
+{
+    CpFlow vm = cp_flow(true, 0, 80, 40000);
+    g_autoptr(GByteArray) a = cp_frame_udp(&vm, "alone", 5);
+    CpPair p;
+
+    cp_pair_start(&p, "compare-timeout=4295", NULL);
+    cp_send(p.pri.guest_fd, a);
+    cp_wait_stat(p.pri.qts, "held-frames", 1);
+    g_usleep(500 * 1000);       /* the time under test, not a wait */
+    g_assert_cmpuint(cp_stat(p.pri.qts, "checkpoint-requests.timeout"), ==,
+                     0);
+    g_assert_cmpuint(cp_stat(p.pri.qts, "held-frames"), ==, 1);
+    cp_event(p.pri.qts, "checkpoint");
+    cp_expect(p.pri.net_fd, a);
+    cp_pair_stop(&p);
+}
+
 /* A connection over its bound asks for a checkpoint; nothing is lost. */
 static void test_cmp_queue_bound(void)
 {
@@ -2088,6 +2112,8 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/security/flood-secondary-ahead",
                    test_flood_secondary_ahead);
     qtest_add_func("/colo-proxy/security/stall-recover", test_stall_recover);
+    qtest_add_func("/colo-proxy/security/compare-timeout-long",
+                   test_cmp_timeout_long);
     qtest_add_func("/colo-proxy/link/reject/same-role", test_reject_same_role);
     qtest_add_func("/colo-proxy/link/reject/vnet-hdr", test_reject_vnet_hdr);
     qtest_add_func("/colo-proxy/link/reject/vnet-hdr-pair",
