@@ -1268,6 +1268,51 @@ static void test_hostile_no_creds(void)
     rm_psk_dir(psk);
 }
 
+/*
+ * A fake secondary in front of a TLS primary: it answers the TLS hello
+ * with a plain HELLO, the primary's handshake fails, and it gets none
+ * of the client ingress the primary's guest receives.
+ */
+static void test_hostile_fake_secondary(void)
+{
+    char *psk = make_psk_dir();
+    g_autofree char *dir = g_dir_make_tmp("colo-proxy-XXXXXX", NULL);
+    g_autofree char *path = g_strdup_printf("%s/link", dir);
+    g_autofree char *pri = g_strdup_printf(
+        "-object colo-proxy,id=cp0,netdev=hn0,mode=primary,addr=unix:%s,"
+        "tls-creds=tls0 -object tls-creds-psk,id=tls0,endpoint=client,"
+        "dir=%s,username=qemu", path, psk);
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    CpFlow f = cp_flow(false, 0, 1, 2);
+    g_autoptr(GByteArray) frame = cp_frame_udp(&f, "private", 7);
+    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_autofree char *state = NULL;
+    uint8_t buf[4096];
+    CpHost h;
+    int fd;
+
+    g_strlcpy(un.sun_path, path, sizeof(un.sun_path));
+    g_assert_cmpint(bind(lfd, (struct sockaddr *)&un, sizeof(un)), ==, 0);
+    g_assert_cmpint(listen(lfd, 4), ==, 0);
+    cp_host_start(&h, pri);
+    fd = accept(lfd, NULL, NULL);
+    g_assert_cmpint(read(fd, buf, sizeof(buf)), >, 0);  /* ClientHello */
+    peer_hello(fd, 1, false);
+    cp_wait_stat(h.qts, "link-refusals.handshake", 1);
+    cp_event(h.qts, "checkpoint");
+    cp_send(h.net_fd, frame);
+    cp_expect(h.guest_fd, frame);
+    g_assert_cmpuint(cp_stat(h.qts, "mirrored"), ==, 0);
+    state = cp_link_state(h.qts);
+    g_assert_cmpstr(state, !=, "up");
+    close(fd);
+    cp_host_stop(&h);
+    close(lfd);
+    unlink(path);
+    rmdir(dir);
+    rm_psk_dir(psk);
+}
+
 /* A primary with the wrong key never gets the link. */
 static void test_hostile_wrong_creds(void)
 {
@@ -2103,6 +2148,8 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/security/no-creds", test_hostile_no_creds);
     qtest_add_func("/colo-proxy/security/wrong-creds",
                    test_hostile_wrong_creds);
+    qtest_add_func("/colo-proxy/security/fake-secondary",
+                   test_hostile_fake_secondary);
     qtest_add_func("/colo-proxy/security/silent", test_hostile_silent);
     qtest_add_func("/colo-proxy/security/slowloris", test_hostile_slowloris);
     qtest_add_func("/colo-proxy/security/bye-text", test_hostile_bye_text);
