@@ -1268,6 +1268,18 @@ static void test_hostile_no_creds(void)
     rm_psk_dir(psk);
 }
 
+/* A unix socket listening at @path, where a fake secondary waits. */
+static int fake_listen(const char *path)
+{
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    g_strlcpy(un.sun_path, path, sizeof(un.sun_path));
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&un, sizeof(un)), ==, 0);
+    g_assert_cmpint(listen(fd, 4), ==, 0);
+    return fd;
+}
+
 /*
  * A fake secondary in front of a TLS primary: it answers the TLS hello
  * with a plain HELLO, the primary's handshake fails, and it gets none
@@ -1282,18 +1294,14 @@ static void test_hostile_fake_secondary(void)
         "-object colo-proxy,id=cp0,netdev=hn0,mode=primary,addr=unix:%s,"
         "tls-creds=tls0 -object tls-creds-psk,id=tls0,endpoint=client,"
         "dir=%s,username=qemu", path, psk);
-    struct sockaddr_un un = { .sun_family = AF_UNIX };
     CpFlow f = cp_flow(false, 0, 1, 2);
     g_autoptr(GByteArray) frame = cp_frame_udp(&f, "private", 7);
-    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int lfd = fake_listen(path);
     g_autofree char *state = NULL;
     uint8_t buf[4096];
     CpHost h;
     int fd;
 
-    g_strlcpy(un.sun_path, path, sizeof(un.sun_path));
-    g_assert_cmpint(bind(lfd, (struct sockaddr *)&un, sizeof(un)), ==, 0);
-    g_assert_cmpint(listen(lfd, 4), ==, 0);
     cp_host_start(&h, pri);
     fd = accept(lfd, NULL, NULL);
     g_assert_cmpint(read(fd, buf, sizeof(buf)), >, 0);  /* ClientHello */
@@ -1594,15 +1602,11 @@ static void test_hostile_garbage_after_hello(void)
     g_autofree char *pri = g_strdup_printf(
         "-object colo-proxy,id=cp0,netdev=hn0,mode=primary,addr=unix:%s,"
         "link-timeout=2000", path);
-    struct sockaddr_un un = { .sun_family = AF_UNIX };
     static const char junk[] = "\xff\xff garbage";
-    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int lfd = fake_listen(path);
     gint64 first = 0;
     CpHost h;
 
-    g_strlcpy(un.sun_path, path, sizeof(un.sun_path));
-    g_assert_cmpint(bind(lfd, (struct sockaddr *)&un, sizeof(un)), ==, 0);
-    g_assert_cmpint(listen(lfd, 4), ==, 0);
     cp_host_start(&h, pri);
     for (int i = 0; i < 5; i++) {
         int fd = accept(lfd, NULL, NULL);
