@@ -17,6 +17,9 @@
 #include <poll.h>
 #include <netinet/in.h>
 #include "net/colo-proxy-link.h"
+#ifdef CONFIG_TASN1
+#include "tests/unit/crypto-tls-x509-helpers.h"
+#endif
 #include "colo-proxy-harness.h"
 
 /* A primary whose secondary never answers: it passes traffic unprotected */
@@ -557,6 +560,20 @@ static void test_link_tcp(void)
     cp_expect(hs.guest_fd, frame);
     cp_host_stop(&hp);
     cp_host_stop(&hs);
+}
+
+/* A port on loopback that was free a moment ago. */
+static char *free_tcp_addr(void)
+{
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    socklen_t slen = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sin, &slen), ==, 0);
+    close(fd);
+    return g_strdup_printf("127.0.0.1:%d", ntohs(sin.sin_port));
 }
 
 /* A directory with a PSK for the user "qemu", for tls-creds-psk. */
@@ -1321,6 +1338,106 @@ static void test_hostile_fake_secondary(void)
     rm_psk_dir(psk);
 }
 
+#ifdef CONFIG_TASN1
+/*
+ * A CA, a server certificate for 127.0.0.1 and a client certificate
+ * named @client in a new directory, as tls-creds-x509 reads them.
+ */
+static char *make_x509_dir(const char *client)
+{
+    char *dir = g_dir_make_tmp("colo-proxy-x509-XXXXXX", NULL);
+    g_autofree char *key = g_strdup_printf("%s/key.pem", dir);
+    g_autofree char *ca = g_strdup_printf("%s/ca-cert.pem", dir);
+    g_autofree char *skey = g_strdup_printf("%s/server-key.pem", dir);
+    g_autofree char *scert = g_strdup_printf("%s/server-cert.pem", dir);
+    g_autofree char *ckey = g_strdup_printf("%s/client-key.pem", dir);
+    g_autofree char *ccert = g_strdup_printf("%s/client-cert.pem", dir);
+
+    test_tls_init(key);
+    g_assert_cmpint(link(key, skey), ==, 0);
+    g_assert_cmpint(link(key, ckey), ==, 0);
+    {
+        TLS_ROOT_REQ_SIMPLE(careq, ca);
+        TLS_CERT_REQ_SIMPLE_CLIENT(creq, careq, client, ccert);
+        TLS_CERT_REQ_SIMPLE_SERVER(sreq, careq, scert, NULL, "127.0.0.1");
+
+        test_tls_deinit_cert(&creq);
+        test_tls_deinit_cert(&sreq);
+        test_tls_deinit_cert(&careq);
+    }
+    return dir;
+}
+
+static void rm_x509_dir(char *dir)
+{
+    static const char *const files[] = {
+        "key.pem", "ca-cert.pem", "server-key.pem", "server-cert.pem",
+        "client-key.pem", "client-cert.pem",
+    };
+    g_autofree char *key = g_strdup_printf("%s/key.pem", dir);
+
+    test_tls_cleanup(key);
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *f = g_strdup_printf("%s/%s", dir, files[i]);
+
+        unlink(f);
+    }
+    rmdir(dir);
+    g_free(dir);
+}
+
+/*
+ * x509 over TCP, the production setup: the primary checks the
+ * secondary's certificate against addr's host, the secondary checks the
+ * primary's client certificate and, with tls-authz, its name.  A client
+ * certificate of the same CA with another name is refused.
+ */
+static void test_link_x509(const void *opaque)
+{
+    const char *client = opaque;
+    bool good = !strcmp(client, QCRYPTO_TLS_TEST_CLIENT_NAME);
+    char *x509 = make_x509_dir(client);
+    g_autofree char *addr = free_tcp_addr();
+    g_autofree char *sec = g_strdup_printf(
+        "-object tls-creds-x509,id=tls0,endpoint=server,dir=%s,"
+        "verify-peer=on -object 'authz-simple,id=auth0,identity=CN=%s' "
+        "-object colo-proxy,id=cp0,netdev=hn0,mode=secondary,addr=%s,"
+        "tls-creds=tls0,tls-authz=auth0", x509,
+        QCRYPTO_TLS_TEST_CLIENT_NAME, addr);
+    g_autofree char *pri = g_strdup_printf(
+        "-object tls-creds-x509,id=tls0,endpoint=client,dir=%s "
+        "-object colo-proxy,id=cp0,netdev=hn0,mode=primary,addr=%s,"
+        "tls-creds=tls0", x509, addr);
+    CpFlow f = cp_flow(false, 0, 1, 2);
+    g_autoptr(GByteArray) frame = cp_frame_udp(&f, "x509", 4);
+    g_autofree char *state = NULL;
+    CpHost hp, hs;
+
+    cp_host_start(&hs, sec);
+    cp_host_start(&hp, pri);
+    if (good) {
+        cp_wait_link_up(hp.qts);
+        cp_wait_link_up(hs.qts);
+        cp_checkpoint(hp.qts, hs.qts);
+        cp_send(hp.net_fd, frame);
+        cp_expect(hs.guest_fd, frame);
+    } else {
+        g_autofree char *why = NULL;
+
+        cp_wait_stat(hs.qts, "link-refusals.handshake", 2);
+        why = cp_info_str(hs.qts, "link-error");
+        g_test_message("refused: %s", why);
+        g_assert_nonnull(strstr(why, "TLS handshake failed"));
+        state = cp_link_state(hs.qts);
+        g_assert_cmpstr(state, ==, "listening");
+        g_assert_cmpuint(cp_stat(hs.qts, "from-peer"), ==, 0);
+    }
+    cp_host_stop(&hp);
+    cp_host_stop(&hs);
+    rm_x509_dir(x509);
+}
+#endif
+
 /* A primary with the wrong key never gets the link. */
 static void test_hostile_wrong_creds(void)
 {
@@ -1531,19 +1648,6 @@ static void test_flood_secondary_ahead(void)
     cp_pair_stop(&p);
 }
 
-/* A port on loopback that was free a moment ago. */
-static char *free_tcp_addr(void)
-{
-    struct sockaddr_in sin = { .sin_family = AF_INET };
-    socklen_t slen = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
-    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sin, &slen), ==, 0);
-    close(fd);
-    return g_strdup_printf("127.0.0.1:%d", ntohs(sin.sin_port));
-}
 
 /*
  * The secondary stalls (SIGSTOP) for a minute, over TCP: the primary's
@@ -2154,6 +2258,12 @@ int main(int argc, char **argv)
                    test_hostile_wrong_creds);
     qtest_add_func("/colo-proxy/security/fake-secondary",
                    test_hostile_fake_secondary);
+#ifdef CONFIG_TASN1
+    qtest_add_data_func("/colo-proxy/security/x509", QCRYPTO_TLS_TEST_CLIENT_NAME,
+                        test_link_x509);
+    qtest_add_data_func("/colo-proxy/security/x509-wrong-name",
+                        QCRYPTO_TLS_TEST_CLIENT_HOSTILE_NAME, test_link_x509);
+#endif
     qtest_add_func("/colo-proxy/security/silent", test_hostile_silent);
     qtest_add_func("/colo-proxy/security/slowloris", test_hostile_slowloris);
     qtest_add_func("/colo-proxy/security/bye-text", test_hostile_bye_text);
