@@ -676,16 +676,10 @@ static void colo_link_io_peer_adopt(ColoLinkPeer *p)
 static void colo_link_io_peer_hello(ColoLinkPeer *p)
 {
     ColoLinkIO *l = p->link;
-    uint8_t type = p->hello[0];
-    uint32_t len = ldl_be_p(p->hello + 4);
     ColoLinkHello peer;
-    ColoLinkError err = COLO_LINK_ERR_NO_HELLO;
+    ColoLinkError err = colo_link_parse_hello_msg(p->hello, &peer);
     g_autofree char *why = NULL;
 
-    if (type == COLO_LINK_HELLO && !p->hello[1] && !lduw_be_p(p->hello + 2) &&
-        len == COLO_LINK_HELLO_LEN) {
-        err = colo_link_parse_hello(p->hello + COLO_LINK_HDR_LEN, len, &peer);
-    }
     if (err == COLO_LINK_OK) {
         err = colo_link_hello_check(&l->cfg.hello, &peer);
     }
@@ -772,14 +766,13 @@ static void colo_link_io_accept(QIONetListener *listener,
             return;
         }
     }
+    if (!tioc) {
+        object_ref(OBJECT(sioc));     /* the listener drops its own */
+    }
     p = g_new0(ColoLinkPeer, 1);
     p->link = l;
     p->since_ms = colo_link_io_now();
     p->ioc = tioc ? tioc : QIO_CHANNEL(sioc);
-    object_ref(OBJECT(p->ioc));
-    if (tioc) {
-        object_unref(OBJECT(tioc));
-    }
     QTAILQ_INSERT_TAIL(&l->peers, p, next);
     l->npeers++;
     trace_colo_proxy_link_accept(l->cfg.name, l->npeers);

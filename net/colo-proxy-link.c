@@ -170,6 +170,21 @@ static ColoLinkError colo_link_check_hdr(ColoLinkDecoder *d)
     return COLO_LINK_OK;
 }
 
+ColoLinkError colo_link_parse_hello_msg(const uint8_t *msg,
+                                        ColoLinkHello *h)
+{
+    ColoLinkDecoder d = { .hello_seen = false };
+    ColoLinkError err;
+
+    memcpy(d.hdr, msg, COLO_LINK_HDR_LEN);
+    err = colo_link_check_hdr(&d);
+    if (err == COLO_LINK_OK && d.hdr[0] != COLO_LINK_HELLO) {
+        err = COLO_LINK_ERR_NO_HELLO;       /* a BYE, from a primary */
+    }
+    return err ? err : colo_link_parse_hello(msg + COLO_LINK_HDR_LEN, d.len,
+                                             h);
+}
+
 static size_t colo_link_take(uint8_t *dst, uint32_t *have, uint32_t want,
                              const uint8_t *src, size_t avail)
 {

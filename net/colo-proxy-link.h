@@ -104,6 +104,12 @@ void colo_link_encode_hello(uint8_t buf[COLO_LINK_HELLO_LEN],
                             const ColoLinkHello *h);
 ColoLinkError colo_link_parse_hello(const uint8_t *buf, uint32_t len,
                                     ColoLinkHello *h);
+/*
+ * A peer's first message, whole (COLO_LINK_HDR_LEN + COLO_LINK_HELLO_LEN
+ * bytes at @msg), checked as the decoder checks it: it must be a HELLO.
+ */
+ColoLinkError colo_link_parse_hello_msg(const uint8_t *msg,
+                                        ColoLinkHello *h);
 /* Is the peer's HELLO compatible with ours? */
 ColoLinkError colo_link_hello_check(const ColoLinkHello *mine,
                                     const ColoLinkHello *peer);

@@ -329,6 +329,40 @@ static void test_bad_magic(void)
     colo_link_decoder_destroy(&d);
 }
 
+/*
+ * The secondary checks a connection's first message whole before the
+ * connection gets anything: a HELLO, header checked as the decoder does.
+ */
+static void test_hello_msg(void)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    ColoLinkHello back;
+    uint8_t msg[COLO_LINK_HDR_LEN + COLO_LINK_HELLO_LEN];
+
+    put_hello(b, &pri_hello);
+    g_assert_cmpuint(b->len, ==, sizeof(msg));
+    memcpy(msg, b->data, sizeof(msg));
+    g_assert_cmpint(colo_link_parse_hello_msg(msg, &back), ==, COLO_LINK_OK);
+    g_assert_cmpmem(&back, sizeof(back), &pri_hello, sizeof(pri_hello));
+    msg[2] = 1;
+    g_assert_cmpint(colo_link_parse_hello_msg(msg, &back), ==,
+                    COLO_LINK_ERR_RESERVED);
+    msg[2] = 0;
+    msg[7] = COLO_LINK_HELLO_LEN - 1;
+    g_assert_cmpint(colo_link_parse_hello_msg(msg, &back), ==,
+                    COLO_LINK_ERR_LENGTH);
+    msg[7] = COLO_LINK_HELLO_LEN;
+    msg[COLO_LINK_HDR_LEN] ^= 0xff;
+    g_assert_cmpint(colo_link_parse_hello_msg(msg, &back), ==,
+                    COLO_LINK_ERR_MAGIC);
+    msg[0] = COLO_LINK_BYE;
+    g_assert_cmpint(colo_link_parse_hello_msg(msg, &back), ==,
+                    COLO_LINK_ERR_NO_HELLO);
+    msg[0] = 'G';
+    g_assert_cmpint(colo_link_parse_hello_msg(msg, &back), ==,
+                    COLO_LINK_ERR_TYPE);
+}
+
 /* Handshake: one primary with one secondary, same vnet header, version. */
 static void test_hello_check(void)
 {
@@ -467,6 +501,7 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/colo-proxy-link/bad/magic", test_bad_magic);
     g_test_add_func("/colo-proxy-link/hello", test_hello_check);
+    g_test_add_func("/colo-proxy-link/hello-msg", test_hello_msg);
     g_test_add_func("/colo-proxy-link/epoch", test_epoch);
     return g_test_run();
 }
