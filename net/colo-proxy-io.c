@@ -205,6 +205,27 @@ static void colo_link_io_close_bh(void *opaque)
     }
 }
 
+/*
+ * Watch @ioc for @cond in the main loop.  The source may recurse: GLib
+ * blocks a source that may not while it dispatches it, and blocking
+ * takes its fd out of the poll set and puts it back, each time writing
+ * the context's wakeup eventfd, which the next poll reads: three
+ * syscalls and a wakeup for every dispatch.  No link handler iterates
+ * the main loop, so none is ever entered twice.
+ */
+static guint colo_link_io_watch(QIOChannel *ioc, GIOCondition cond,
+                                QIOChannelFunc fn, gpointer opaque)
+{
+    GSource *src = qio_channel_create_watch(ioc, cond);
+    guint tag;
+
+    g_source_set_callback(src, (GSourceFunc)fn, opaque, NULL);
+    g_source_set_can_recurse(src, true);
+    tag = g_source_attach(src, NULL);
+    g_source_unref(src);
+    return tag;
+}
+
 static gboolean colo_link_io_writable(QIOChannel *ioc, GIOCondition cond,
                                       gpointer opaque);
 
@@ -240,8 +261,8 @@ static bool colo_link_io_flush(ColoLinkIO *l)
         l->out_off = 0;
     }
     if (l->out_off < l->out->len && !l->out_watch) {
-        l->out_watch = qio_channel_add_watch(l->ioc, G_IO_OUT,
-                                             colo_link_io_writable, l, NULL);
+        l->out_watch = colo_link_io_watch(l->ioc, G_IO_OUT,
+                                          colo_link_io_writable, l);
     }
     l->last_tx_ms = colo_link_io_now();
     return true;
@@ -258,12 +279,11 @@ static gboolean colo_link_io_writable(QIOChannel *ioc, GIOCondition cond,
 }
 
 /*
- * A frame queued when nothing waits to be written goes out at once: a
- * lone frame pays no extra latency.  The frames queued after it while
- * the main loop handles the same wakeup (a netdev read brings many) go
- * out together in one write, from a bottom half: it runs before the loop
- * sleeps again, so a frame waits no longer than the handlers of the
- * wakeup that brought it.
+ * Frames go out together, one write for all that the handlers of one
+ * main loop wakeup queued (a netdev read brings many, a link read as
+ * many answers), from a bottom half: it runs before the loop sleeps
+ * again, so a frame waits no longer than the handlers of the wakeup
+ * that brought it.
  */
 static void colo_link_io_flush_bh(void *opaque)
 {
@@ -284,7 +304,6 @@ static void colo_link_io_queue(ColoLinkIO *l, ColoLinkType type,
 {
     uint8_t hdr[COLO_LINK_HDR_LEN];
     size_t len = iov_size(iov, iovcnt);
-    bool idle = l->out_off == l->out->len;
 
     colo_link_encode_hdr(hdr, type, len);
     /* Drop what was written already before the buffer grows. */
@@ -299,9 +318,11 @@ static void colo_link_io_queue(ColoLinkIO *l, ColoLinkType type,
     if (l->out_watch) {
         return;                 /* the socket is full: G_IO_OUT writes */
     }
-    if (type == COLO_LINK_FRAME && !(idle && !l->flush_pending)) {
-        l->flush_pending = true;
-        qemu_bh_schedule(l->flush_bh);
+    if (type == COLO_LINK_FRAME) {
+        if (!l->flush_pending) {
+            l->flush_pending = true;
+            qemu_bh_schedule(l->flush_bh);
+        }
     } else {
         colo_link_io_flush(l);
     }
@@ -441,6 +462,14 @@ static bool colo_link_io_read_once(ColoLinkIO *l, bool *more)
         return false;
     }
     l->last_rx_ms = colo_link_io_now();
+    /*
+     * A short read of a socket took all it had: another would only
+     * say EAGAIN.  Not so through TLS, which reads the socket a record
+     * at a time.
+     */
+    if (n < COLO_LINK_READ_SIZE && !l->cfg.tls_creds) {
+        *more = false;
+    }
     used = colo_link_decode(&l->dec, l->rbuf, n, colo_link_io_msg, l);
     if (l->dec.error) {
         const char *cause = colo_link_error_str(l->dec.error);
@@ -503,8 +532,8 @@ static void colo_link_io_start(ColoLinkIO *l)
 
     colo_link_decoder_reset(&l->dec);
     l->last_rx_ms = colo_link_io_now();
-    l->in_watch = qio_channel_add_watch(l->ioc, G_IO_IN,
-                                        colo_link_io_readable, l, NULL);
+    l->in_watch = colo_link_io_watch(l->ioc, G_IO_IN,
+                                     colo_link_io_readable, l);
     colo_link_encode_hello(hello, &l->cfg.hello);
     colo_link_io_queue(l, COLO_LINK_HELLO, &iov, 1);
     /* bytes that came with the TLS handshake's last record */
@@ -738,8 +767,8 @@ static void colo_link_io_peer_tls_done(QIOTask *task, gpointer opaque)
         colo_link_io_peer_free(p);
         return;
     }
-    p->in_watch = qio_channel_add_watch(p->ioc, G_IO_IN,
-                                        colo_link_io_peer_readable, p, NULL);
+    p->in_watch = colo_link_io_watch(p->ioc, G_IO_IN,
+                                     colo_link_io_peer_readable, p);
 }
 
 static void colo_link_io_accept(QIONetListener *listener,
@@ -777,9 +806,8 @@ static void colo_link_io_accept(QIONetListener *listener,
     l->npeers++;
     trace_colo_proxy_link_accept(l->cfg.name, l->npeers);
     if (!tioc) {
-        p->in_watch = qio_channel_add_watch(p->ioc, G_IO_IN,
-                                            colo_link_io_peer_readable, p,
-                                            NULL);
+        p->in_watch = colo_link_io_watch(p->ioc, G_IO_IN,
+                                         colo_link_io_peer_readable, p);
         return;
     }
     p->tls = g_new0(ColoLinkConnect, 1);
