@@ -75,8 +75,9 @@ if step < 8:
     s = s.replace("else\n  system_ss.add(files('colo-proxy-stubs.c'))\n", "")
 open(W + "/net/meson.build", "w").write(s)
 
-# migration/colo.c: the TCG fix (7), the hooks (8), then the restart
-# fix (9), which later steps take back out of the final file
+# migration/colo.c: the hooks (8), then the restart fix (9), which
+# earlier steps take back out of the final file (the TCG fix, 7, is in
+# migration/ram.c)
 unfix = [
     ("    bool was_running = false;\n", ""),
     ("    /*\n     * Only a VM that is running is stopped for the checkpoint, "
@@ -95,12 +96,6 @@ unfix = [
 ]
 if step == 7:
     s = open(P + "/migration/colo.c").read()
-    final = open("build/.colo-final").read()
-    a = final.index("    /*\n     * Only save VM's live state")
-    b = final.index("    qemu_fflush(fb);", a)
-    c = s.index("    /*\n     * Only save VM's live state")
-    d = s.index("    qemu_fflush(fb);", c)
-    s = s[:c] + final[a:b] + s[d:]
 else:
     s = open("build/.colo-final").read()
     if step < 9:
@@ -121,7 +116,7 @@ step 5 patches/05-net-colo-proxy.diff net/meson.build net/trace-events \
     monitor/monitor.c net/filter.c include/net/filter.h \
     meson.build
 step 6 patches/06-tests-qtest-colo-proxy.diff tests/qtest/meson.build MAINTAINERS
-step 7 patches/07-migration-colo-tcg-bql.diff migration/colo.c
+step 7 patches/07-migration-colo-tcg-bql.diff migration/ram.c
 step 8 patches/08-migration-colo-proxy-hooks.diff migration/colo.c net/meson.build \
     MAINTAINERS
 step 9 patches/09-migration-colo-restart.diff migration/colo.c

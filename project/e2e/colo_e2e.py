@@ -36,6 +36,7 @@ usage: colo_e2e.py BUILD_DIR [--demo] [--cmdline] [--scenario NAME]
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -151,8 +152,11 @@ class Vm:
                 "-device", "%s,netdev=hn0,mac=%s" % (
                     "virtio-net-pci" if virtio else "e1000", MAC),
                 "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
-                "-trace", "enable=colo_send_message,file=" + self.trace,
-                "-trace", "enable=colo_proxy_checkpoint_request"]
+                # the last -trace's file= is the one QEMU keeps
+                "-trace", "enable=colo_send_message",
+                "-trace", "enable=colo_proxy_checkpoint_request",
+                "-trace", "enable=colo_vm_state_change,file=" + self.trace,
+                "-msg", "timestamp=on"]
         # the link over TCP, protected as the docs say: TLS with a
         # pre-shared key; both endpoints, for a survivor that is promoted
         psk = psk_dir(run)
@@ -633,6 +637,69 @@ def measure(build, guest, run, chain, secs):
     return rows
 
 
+def pauses(vm):
+    """The primary's checkpoint pauses in ms, from its trace's timestamps."""
+    out, stop = [], None
+    if not os.path.exists(vm.trace):
+        return out
+    with open(vm.trace, errors="replace") as f:
+        for line in f:
+            m = re.match(r"\d+@(\d+\.\d+):colo_vm_state_change "
+                         r"Change '(\w+)' => '(\w+)'", line)
+            if not m:
+                continue
+            if m.group(2) == "run" and m.group(3) == "stop":
+                stop = float(m.group(1))
+            elif m.group(3) == "run" and stop is not None:
+                out.append((float(m.group(1)) - stop) * 1000)
+                stop = None
+    return out
+
+
+def pct(vals, q):
+    vals = sorted(vals)
+    return vals[min(len(vals) - 1, int(len(vals) * q))] if vals else 0.0
+
+
+def checkpoint_cost(build, guest, run, secs, delay_ms=200):
+    """
+    A checkpoint every @delay_ms for @secs while a client fetches 64 KiB
+    pages: how long the primary's VM pauses, and how long its main loop
+    stalls meanwhile (back-to-back query-status on its QMP: the main
+    loop answers it).
+    """
+    net = Net()
+    vms = []
+    try:
+        net.up()
+        pri, sec = start_pair(build, net, run, guest, False)
+        vms = [pri, sec]
+        pri.qmp.cmd("migrate-set-parameters",
+                    **{"x-checkpoint-delay": delay_ms})
+        load = client(net, "measure", "64k", str(secs))
+        before = len(pauses(pri))
+        lat = []
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            t0 = time.monotonic()
+            pri.qmp.cmd("query-status")
+            lat.append((time.monotonic() - t0) * 1000)
+        r = json.loads(load.communicate()[0])
+        p = pauses(pri)[before:]
+        print("# checkpoint every %d ms for %.0f s, 64 KiB pages: %d "
+              "checkpoints; VM pause ms p50 %.1f p90 %.1f max %.1f; "
+              "main loop (QMP query-status) ms p50 %.2f p99 %.1f max %.1f, "
+              "%d of %d answers over 10 ms; client %.1f req/s" % (
+                  delay_ms, secs, len(p), pct(p, 0.5), pct(p, 0.9),
+                  max(p or [0]), pct(lat, 0.5), pct(lat, 0.99),
+                  max(lat or [0]), sum(x > 10 for x in lat), len(lat),
+                  r["rps"]), flush=True)
+    finally:
+        for vm in vms:
+            vm.stop()
+        net.down()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -647,6 +714,9 @@ def main():
     ap.add_argument("--measure", type=float, metavar="SECONDS",
                     help="measure each workload this long for no COLO, "
                     "upstream's chain and colo-proxy, and print a table")
+    ap.add_argument("--checkpoint-cost", type=float, metavar="SECONDS",
+                    help="checkpoint every 200 ms this long under load and "
+                    "print the VM pause and the primary's main-loop stall")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("1..0 # SKIP needs root for network namespaces")
@@ -656,6 +726,10 @@ def main():
                            text=True).stdout.strip()
     run = tempfile.mkdtemp(prefix="colo-e2e-")
     print("# logs in " + run, flush=True)
+    if a.checkpoint_cost:
+        checkpoint_cost(os.path.abspath(a.build), guest, run,
+                        a.checkpoint_cost)
+        return 0
     if a.measure:
         global MEASURE
         MEASURE = True

@@ -1008,9 +1008,9 @@ static void colo_caps(QTestState *qts)
 
 /*
  * A diskless COLO pair under TCG checkpoints again and again, and each
- * checkpoint reaches colo-proxy on both sides.  Without the BQL around
- * qemu_savevm_live_state() the primary deadlocks at the first one, and
- * this test hangs.  Then the secondary takes over.
+ * checkpoint reaches colo-proxy on both sides.  Without the BQL for the
+ * dirty bitmap's sync in qemu_savevm_live_state() the primary deadlocks
+ * at the first one, and this test hangs.  Then the secondary takes over.
  */
 static void test_colo_tcg(void)
 {
