@@ -80,6 +80,20 @@ static void colo_rw_drop_held(ColoRw *rw, ColoRwConn *rc, uint64_t *counter)
     }
 }
 
+/*
+ * Forgetting @rc loses a translation: it has an offset other than zero,
+ * or it is in a handshake the secondary VM answered, whose offset only
+ * the client's next ack would teach (a connection seen again without
+ * its SYNs is taken for one the last checkpoint copied: offset zero).
+ */
+static bool colo_rw_conn_needs_offset(const ColoRwConn *rc)
+{
+    if (rc->conn.state == COLO_CONN_CLOSED) {
+        return false;
+    }
+    return rc->offset_known ? rc->offset || rc->base : rc->side[GUEST].syn;
+}
+
 /* The table evicts or forgets @conn. */
 static void colo_rw_conn_release(void *opaque, ColoConn *conn)
 {
@@ -90,9 +104,7 @@ static void colo_rw_conn_release(void *opaque, ColoConn *conn)
      * Its frames can no longer be translated: the secondary VM's view of
      * it diverges, which the primary's comparison turns into a checkpoint.
      */
-    rw->stats.offsets_lost += rc->offset_known &&
-                              (rc->offset || rc->base) &&
-                              conn->state != COLO_CONN_CLOSED;
+    rw->stats.offsets_lost += colo_rw_conn_needs_offset(rc);
     colo_rw_drop_held(rw, rc, &rw->stats.evicted);
 }
 

@@ -47,7 +47,7 @@ typedef struct ColoRwStats {
     uint64_t held;              /* frames held for an offset */
     uint64_t hold_overflow;     /* frames refused: over a hold bound */
     uint64_t evicted;           /* held frames of an evicted connection */
-    uint64_t offsets_lost;      /* connections evicted with an offset */
+    uint64_t offsets_lost;      /* evicted with an offset, or in a handshake */
     uint64_t stale;             /* held frames dropped by a checkpoint */
     uint64_t imported;          /* offsets handed over by a primary */
 } ColoRwStats;

@@ -413,6 +413,29 @@ static void test_evict_offset(void)
     rig_free(&r);
 }
 
+/*
+ * More connections in their handshakes than the table holds (a burst of
+ * new connections): one the secondary VM answered but whose offset the
+ * client's ack has not taught yet is lost too, and says so.
+ */
+static void test_evict_handshake(void)
+{
+    Rig r;
+
+    rig_init(&r, 16, 65536);
+    for (uint16_t port = 1; port <= 17; port++) {
+        client = cp_flow(false, 0, port, 80);
+        guest = cp_flow_reverse(&client);
+        in(&r, cp_frame_tcp(&client, 1000, 0, CP_TCP_SYN, NULL, 0));
+        check_out(&r, 5000, 1001, CP_TCP_SYN | CP_TCP_ACK, NULL, 5000);
+    }
+    g_assert_cmpuint(colo_rw_evictions(r.rw), ==, 1);
+    g_assert_cmpuint(colo_rw_stats(r.rw)->offsets_lost, ==, 1);
+    client = cp_flow(false, 0, 40000, 80);
+    guest = cp_flow_reverse(&client);
+    rig_free(&r);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -441,5 +464,7 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/colo-proxy-rewrite/hold-bound", test_hold_bound);
     g_test_add_func("/colo-proxy-rewrite/evict-offset", test_evict_offset);
+    g_test_add_func("/colo-proxy-rewrite/evict-handshake",
+                    test_evict_handshake);
     return g_test_run();
 }
