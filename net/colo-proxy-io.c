@@ -24,6 +24,8 @@
 
 enum {
     COLO_LINK_READ_SIZE = 64 * 1024,
+    /* The most a TLS record carries (RFC 8446 5.1) */
+    COLO_LINK_TLS_RECORD = 16 * 1024,
     /* Reads per wakeup before other sources get their turn. */
     COLO_LINK_READS_PER_WAKEUP = 16,
     COLO_LINK_BACKOFF_MIN_MS = 50,
@@ -444,6 +446,22 @@ static bool colo_link_io_msg(void *opaque, ColoLinkType type,
     }
 }
 
+/*
+ * Whether to read again after @n bytes came, or let the next poll say
+ * (it is level-triggered: nothing is missed).  A short read of a
+ * socket took all it had: another would only say EAGAIN.  TLS reads
+ * the socket a record at a time: a record less than full ends a burst
+ * more often than not, unless TLS holds bytes it has already read.
+ */
+static bool colo_link_io_more(ColoLinkIO *l, ssize_t n)
+{
+    if (!l->cfg.tls_creds) {
+        return n == COLO_LINK_READ_SIZE;
+    }
+    return n >= COLO_LINK_TLS_RECORD ||
+           qcrypto_tls_session_check_pending(QIO_CHANNEL_TLS(l->ioc)->session);
+}
+
 /* Read and decode what the peer sent; false once the link is closing. */
 static bool colo_link_io_read_once(ColoLinkIO *l, bool *more)
 {
@@ -462,14 +480,7 @@ static bool colo_link_io_read_once(ColoLinkIO *l, bool *more)
         return false;
     }
     l->last_rx_ms = colo_link_io_now();
-    /*
-     * A short read of a socket took all it had: another would only
-     * say EAGAIN.  Not so through TLS, which reads the socket a record
-     * at a time.
-     */
-    if (n < COLO_LINK_READ_SIZE && !l->cfg.tls_creds) {
-        *more = false;
-    }
+    *more = colo_link_io_more(l, n);
     used = colo_link_decode(&l->dec, l->rbuf, n, colo_link_io_msg, l);
     if (l->dec.error) {
         const char *cause = colo_link_error_str(l->dec.error);
