@@ -13,12 +13,14 @@
  * client sends RATE requests/s instead, however many are in flight
  * (latency at a fixed load).
  *
- *   colo-loop MODE QEMU PAYLOAD CONNS REQUESTS RATE WINDOW [LINK]
+ *   colo-loop MODE QEMU PAYLOAD CONNS REQUESTS RATE WINDOW [LINK [PROPS]]
  *     MODE     none | upstream | proxy | driver (the driver's own
  *              ceiling: no QEMU, client and one guest on a socketpair)
  *     LINK     colo-proxy's link: tls (TCP with TLS and a pre-shared
  *              key, as the docs set it up; the default), tcp (TCP,
  *              allow-unauthenticated=on), unix
+ *     PROPS    more colo-proxy properties for both sides, "a=b,c=d"
+ *              (the default: none)
  *
  * Upstream's chain is wired as docs/COLO-FT.txt says (TCP chardevs),
  * with nodelay=on on each: its docs leave Nagle on, which stalls a
@@ -63,10 +65,17 @@ typedef struct Guest {
     uint64_t frames_in;
 } Guest;
 
+/* Parse buffer: whole socket-netdev frames (4-byte length first). */
+typedef struct Rx {
+    uint8_t *buf;
+    size_t len;
+} Rx;
+
 typedef struct Loop {
     const char *mode;
     const char *qemu;
     const char *link;
+    const char *props;
     int payload;
     int conns;
     int window;
@@ -82,15 +91,11 @@ typedef struct Loop {
     long answered, up;
     long errors;
     uint8_t *out;           /* the client's frames of this iteration */
-    size_t out_len;
+    size_t out_len, out_cap;
+    Rx *rx;                 /* what the client read and has not parsed */
     char dir[64];
 } Loop;
 
-/* Parse buffer: whole socket-netdev frames (4-byte length first). */
-typedef struct Rx {
-    uint8_t *buf;
-    size_t len;
-} Rx;
 
 /*
  * A TCP frame between the guest 10.0.0.2:80 and client @c (10.1.x.y,
@@ -237,10 +242,52 @@ static void *guest_run(void *opaque)
     return NULL;
 }
 
+static void client_frame(void *opaque, uint8_t *f, uint32_t n);
+
+/*
+ * Write this iteration's frames, reading what comes back meanwhile: a
+ * client that only wrote would wedge the loop once every buffer on the
+ * way is full (its answers back up to the guests, which then stop
+ * reading).  What is read may queue more frames: they go too.
+ */
 static void client_flush(Loop *l)
 {
-    write_all(l->net_fd, l->out, l->out_len);
+    size_t off = 0;
+
+    while (off < l->out_len) {
+        ssize_t w = write(l->net_fd, l->out + off, l->out_len - off);
+        struct pollfd pfd = { .fd = l->net_fd, .events = POLLIN | POLLOUT };
+
+        if (w > 0) {
+            off += w;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            die("write");
+        }
+        if (poll(&pfd, 1, 20000) != 1) {
+            fprintf(stderr, "colo-loop: the network neither reads nor "
+                    "writes for 20 s\n");
+            exit(2);
+        }
+        if ((pfd.revents & POLLIN) &&
+            !rx_frames(l->net_fd, l->rx, client_frame, l)) {
+            die("read");
+        }
+    }
     l->out_len = 0;
+}
+
+/* Room for one more frame in this iteration's frames. */
+static void client_room(Loop *l)
+{
+    if (l->out_len + MAX_FRAME + 4 > l->out_cap) {
+        l->out_cap *= 2;
+        l->out = realloc(l->out, l->out_cap);
+        if (!l->out) {
+            die("realloc");
+        }
+    }
 }
 
 /* The next request of connection @c, into this iteration's frames. */
@@ -249,9 +296,7 @@ static void client_send(Loop *l, int c)
     Conn *k = &l->conn[c];
     uint64_t id = (uint64_t)c * l->per_conn + k->sent;
 
-    if (l->out_len + MAX_FRAME + 4 > IO_SIZE) {
-        client_flush(l);
-    }
+    client_room(l);
     l->sent_ns[id] = now_ns();
     l->out_len += tcp_frame(l->out + l->out_len, c, true, 0x18, k->snd_next,
                             k->rcv_next, l->payload, id, 0);
@@ -307,11 +352,9 @@ static bool client_open(Loop *l, Rx *rx)
 {
     for (int c = 0; c < l->conns; c++) {
         l->conn[c].snd_next = CLIENT_ISN + c + 1;
+        client_room(l);
         l->out_len += tcp_frame(l->out + l->out_len, c, true, 0x02,
                                 CLIENT_ISN + c, 0, 0, 0, 0);
-        if (l->out_len + MAX_FRAME + 4 > IO_SIZE) {
-            client_flush(l);
-        }
     }
     client_flush(l);
     while (l->up < l->conns) {
@@ -443,11 +486,13 @@ static void setup_proxy(Loop *l)
         auth = ",allow-unauthenticated=on";
     }
     snprintf(sec, sizeof(sec), "-qmp unix:%s,server=on,wait=off %s "
-             "-object colo-proxy,id=cp0,netdev=hn0,mode=secondary,addr=%s%s",
-             l->sec.qmp, creds[1], addr, auth);
+             "-object colo-proxy,id=cp0,netdev=hn0,mode=secondary,addr=%s%s"
+             "%s%s", l->sec.qmp, creds[1], addr, auth, *l->props ? "," : "",
+             l->props);
     snprintf(pri, sizeof(pri), "-qmp unix:%s,server=on,wait=off %s "
-             "-object colo-proxy,id=cp0,netdev=hn0,mode=primary,addr=%s%s",
-             l->pri.qmp, creds[0], addr, auth);
+             "-object colo-proxy,id=cp0,netdev=hn0,mode=primary,addr=%s%s"
+             "%s%s", l->pri.qmp, creds[0], addr, auth, *l->props ? "," : "",
+             l->props);
     start_qemu(l->qemu, &l->sec, 1, sec);
     usleep(300 * 1000);         /* the secondary listens first */
     start_qemu(l->qemu, &l->pri, 0, pri);
@@ -503,6 +548,7 @@ static void setup(Loop *l)
     if (!strcmp(l->mode, "driver")) {
         pair(lp);
         l->net_fd = lp[1];
+        fcntl(l->net_fd, F_SETFL, fcntl(l->net_fd, F_GETFL) | O_NONBLOCK);
         guest_start(l, 0, lp[0]);
         return;
     }
@@ -518,6 +564,7 @@ static void setup(Loop *l)
         start_qemu(l->qemu, &l->pri, 0, "");
     }
     l->net_fd = l->pri.net_fd;
+    fcntl(l->net_fd, F_SETFL, fcntl(l->net_fd, F_GETFL) | O_NONBLOCK);
     guest_start(l, 0, l->pri.guest_fd);
     if (l->sec.pid) {
         guest_start(l, 1, l->sec.guest_fd);
@@ -564,9 +611,9 @@ int main(int argc, char **argv)
     double cpu[3];
     uint64_t t0;
 
-    if (argc != 8 && argc != 9) {
+    if (argc < 8 || argc > 10) {
         fprintf(stderr, "usage: colo-loop MODE QEMU PAYLOAD CONNS REQUESTS "
-                "RATE WINDOW [tls|tcp|unix]\n");
+                "RATE WINDOW [tls|tcp|unix [PROPS]]\n");
         return 2;
     }
     l.mode = argv[1];
@@ -576,7 +623,8 @@ int main(int argc, char **argv)
     l.per_conn = (atol(argv[5]) + l.conns - 1) / MAX(l.conns, 1);
     l.rate = atol(argv[6]);
     l.window = atoi(argv[7]);
-    l.link = argc == 9 ? argv[8] : "tls";
+    l.link = argc > 8 ? argv[8] : "tls";
+    l.props = argc > 9 ? argv[9] : "";
     l.requests = l.per_conn * l.conns;
     if (l.payload < 9 || l.payload > 1460 || l.conns < 1 ||
         l.conns > 50000 * 256 || l.per_conn < 1 || l.window < 1 ||
@@ -590,9 +638,11 @@ int main(int argc, char **argv)
     l.conn = calloc(l.conns, sizeof(Conn));
     l.sent_ns = calloc(l.requests, sizeof(uint64_t));
     l.rtt = calloc(l.requests, sizeof(uint64_t));
-    l.out = malloc(IO_SIZE);
+    l.out_cap = IO_SIZE;
+    l.out = malloc(l.out_cap);
     rx.buf = malloc(IO_SIZE);
     rx.len = 0;
+    l.rx = &rx;
     setup(&l);
     if (!client_open(&l, &rx)) {
         l.errors += l.requests;
