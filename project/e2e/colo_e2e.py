@@ -598,6 +598,82 @@ def scenario(build, guest, run, name, cmdline, demo, nic):
     return t
 
 
+def unit_ms(v):
+    """wrk's '1.23ms', '456.00us' or '1.02s', in ms."""
+    m = re.match(r"([\d.]+)(us|ms|s)$", v)
+    return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+
+
+def wrk(net, port, path, secs):
+    """A real HTTP client: wrk, 1 thread, 4 connections."""
+    p = subprocess.run(["ip", "netns", "exec", net.client, "wrk", "-t1",
+                        "-c4", "-d%ds" % secs, "--latency",
+                        "http://%s:%d%s" % (GUEST_IP, port, path)],
+                       stdout=subprocess.PIPE, text=True,
+                       timeout=secs * 3 + 60)
+    out = p.stdout
+    r = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+         "fails": 0, "unit": "req/s"}
+    for q in ("50", "90", "99"):
+        m = re.search(r"^\s+%s%%\s+(\S+)" % q, out, re.M)
+        r["p" + q] = unit_ms(m.group(1)) if m else float("nan")
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    e = re.search(r"Socket errors: (.*)", out)
+    r["fails"] = (int(m.group(1)) if m else 0) + (
+        sum(int(x) for x in re.findall(r"\d+", e.group(1))) if e else 0)
+    r["n"] = int(re.search(r"(\d+) requests in", out).group(1))
+    return r
+
+
+def iperf3(net, secs, reverse):
+    """A real bulk transfer: iperf3 (-R: the guest sends)."""
+    p = subprocess.run(["ip", "netns", "exec", net.client, "iperf3", "-c",
+                        GUEST_IP, "-t", str(int(secs)), "-J"] +
+                       (["-R"] if reverse else []),
+                       stdout=subprocess.PIPE, text=True,
+                       timeout=secs * 3 + 60)
+    j = json.loads(p.stdout)
+    if "error" in j:
+        return {"rps": 0.0, "fails": 1, "unit": "Mbit/s", "n": 0,
+                "p50": float("nan"), "p90": float("nan"),
+                "p99": float("nan")}
+    bps = j["end"]["sum_received"]["bits_per_second"]
+    return {"rps": bps / 1e6, "fails": 0, "unit": "Mbit/s",
+            "n": int(j["end"]["sum_received"]["bytes"]),
+            "p50": float("nan"), "p90": float("nan"), "p99": float("nan")}
+
+
+def redis(net, secs):
+    """A real key-value load: redis-benchmark SET and GET, 4 clients."""
+    n = int(200 * secs)
+    p = subprocess.run(["ip", "netns", "exec", net.client, "redis-benchmark",
+                        "-h", GUEST_IP, "-t", "set,get", "-n", str(n),
+                        "-c", "4", "--csv"], stdout=subprocess.PIPE,
+                       text=True, timeout=secs * 20 + 60)
+    rows = [line.replace('"', "").split(",") for line in
+            p.stdout.splitlines() if line.startswith('"GET"')]
+    if not rows:
+        return {"rps": 0.0, "fails": 1, "unit": "req/s", "n": 0,
+                "p50": float("nan"), "p90": float("nan"),
+                "p99": float("nan")}
+    g = rows[0]
+    # "test","rps","avg","min","p50","p95","p99","max" (ms)
+    return {"rps": float(g[1]), "fails": 0, "unit": "req/s", "n": n,
+            "p50": float(g[4]), "p90": float(g[5]), "p99": float(g[6])}
+
+
+# the real workloads of --measure: name, what it runs
+TOOLS = [
+    ("wrk-1k-date", lambda net, s: wrk(net, 81, "/index.html", s)),
+    ("wrk-1k", lambda net, s: wrk(net, 82, "/index.html", s)),
+    ("wrk-64k-date", lambda net, s: wrk(net, 81, "/64k.bin", s)),
+    ("wrk-64k", lambda net, s: wrk(net, 82, "/64k.bin", s)),
+    ("iperf3-up", lambda net, s: iperf3(net, s, False)),
+    ("iperf3-down", lambda net, s: iperf3(net, s, True)),
+    ("redis-get", lambda net, s: redis(net, s)),
+]
+
+
 def measure(build, guest, run, chain, secs):
     """Workloads against one setup: no COLO, upstream's chain, colo-proxy."""
     net = Net()
@@ -613,23 +689,30 @@ def measure(build, guest, run, chain, secs):
         else:
             pri, sec = start_pair(build, net, run, guest, False, chain)
             vms = [pri, sec]
-        for kind in ("echo", "static", "64k", "64k-raw"):
+        loads = [(k, None) for k in ("echo", "static", "64k", "64k-raw")]
+        for kind, fn in loads + TOOLS:
             before = checkpoints(pri)
             reasons0 = (pri.stats()["checkpoint-requests"]
                         if chain == "proxy" else {})
-            out = client(net, "measure", kind, str(secs)).communicate()[0]
-            r = json.loads(out)
+            if fn:
+                r = fn(net, secs)
+            else:
+                out = client(net, "measure", kind,
+                             str(secs)).communicate()[0]
+                r = json.loads(out)
+                r["unit"] = "req/s"
             r["checkpoints"] = checkpoints(pri) - before
             if chain == "proxy":
                 r["requests"] = {k: v - reasons0[k] for k, v in
                                  pri.stats()["checkpoint-requests"].items()
                                  if v - reasons0[k]}
             rows.append((kind, r))
-            print("# %-9s %-6s %6.1f req/s  %4d requests  %3d failed  "
-                  "%4d checkpoints  p50 %7.1f ms  p90 %7.1f ms  %s" %
-                  (chain, kind, r["rps"], r["n"], r["fails"],
-                   r["checkpoints"], r["p50"], r["p90"],
-                   r.get("requests", "")), flush=True)
+            print("# %-9s %-12s %8.1f %-6s %7d done  %3d failed  "
+                  "%4d checkpoints  p50 %7.1f ms  p90 %7.1f ms  p99 %7.1f "
+                  "ms  %s" % (chain, kind, r["rps"], r["unit"], r["n"],
+                              r["fails"], r["checkpoints"], r["p50"],
+                              r["p90"], r.get("p99", float("nan")),
+                              r.get("requests", "")), flush=True)
     finally:
         for vm in vms:
             vm.stop()
@@ -721,7 +804,9 @@ def main():
     if os.geteuid() != 0:
         print("1..0 # SKIP needs root for network namespaces")
         return 0
-    guest = subprocess.run([os.path.join(TOP, "project/guest/build-guest.sh")],
+    # the measurements' guest has real servers from Debian too
+    guest = subprocess.run([os.path.join(TOP, "project/guest/build-guest.sh")]
+                           + (["servers"] if a.measure else []),
                            check=True, stdout=subprocess.PIPE,
                            text=True).stdout.strip()
     run = tempfile.mkdtemp(prefix="colo-e2e-")

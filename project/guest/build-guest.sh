@@ -7,15 +7,22 @@
 #   - a TCP echo service on :7;
 #   - the same 64 KiB with no HTTP header on :8080 (no Date: header that
 #     may differ between the two guests across a second boundary).
-# Prints the directory holding vmlinuz and initrd.img.  Cached.
+# With "servers", real servers from Debian's packages too, for the
+# measurements (colo_e2e.py --measure): lighttpd on :81 (with its Date
+# header) and :82 (a constant Date), iperf3 on :5201, redis-server on
+# :6379; their clients (wrk, iperf3, redis-benchmark) are installed on the
+# host.  Prints the directory holding vmlinuz and initrd.img.  Cached.
+#
+# usage: build-guest.sh [servers]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${COLO_CACHE:-/var/cache/colo-proxy}/guest
+servers=${1:-}
 mkdir -p "$cache"
 
 kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 [ -n "$kpkg" ] || { echo "build-guest: no Debian kernel package" >&2; exit 1; }
-out=$cache/$kpkg
+out=$cache/$kpkg${servers:+-servers}
 if [ -e "$out/initrd.img" ] && [ "$out/initrd.img" -nt "$top/project/guest/init" ] &&
    [ "$out/initrd.img" -nt "$0" ]; then
     echo "$out"
@@ -56,5 +63,8 @@ head -c 8 /dev/urandom | od -An -tu8 | tr -d ' '
 grep -m 1 'now at' /proc/timer_list 2>/dev/null || cat /proc/uptime
 CGI
 chmod +x "$root/www/cgi-bin/rand"
+if [ -n "$servers" ]; then
+    "$top/project/guest/add-servers.sh" "$root" "$cache" "$work"
+fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.img"
 echo "$out"
