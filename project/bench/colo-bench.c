@@ -319,7 +319,9 @@ static void setup(Bench *b)
         snprintf(b->pri.qmp, sizeof(b->pri.qmp), "%s/pri.qmp", b->dir);
         /*
          * No checkpoint ever comes here: bounds large enough for a run,
-         * so that what is measured is the comparison, not its bounds.
+         * so that what is measured is the comparison, not its bounds
+         * (the secondary's copy of a run, written first, arrives as a
+         * burst, and up to 30 MB of it is kept at once: max-ahead).
          * The driver writes a run's frames (up to 30 MB) in one burst, far
          * more than a guest's TCP sends unacknowledged: the secondary's
          * link buffer takes the burst (with the default 16 MiB it drops
@@ -334,6 +336,7 @@ static void setup(Bench *b)
                  "mode=primary,addr=unix:%s/link,max-held=1048576,"
                  "max-conn-held=1048576,max-held-bytes=4294967296,"
                  "max-conn-held-bytes=4294967296,compare-timeout=60000,"
+                 "max-ahead=4294967296,max-ahead-total=17179869184,"
                  "max-connections=262144", b->pri.qmp, b->dir);
         start_qemu(b->qemu, &b->sec, 1, sec);
         start_qemu(b->qemu, &b->pri, 0, pri);
