@@ -369,6 +369,20 @@ static void colo_start(Host *pri, Host *sec)
     }
 }
 
+/* A run's temporary directory, if it made one, goes (leftovers: /tmp). */
+static void remove_dir(const char *dir)
+{
+    char cmd[128];
+
+    if (!dir[0]) {
+        return;
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd)) {
+        /* leftovers in /tmp only */
+    }
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

@@ -470,13 +470,6 @@ int main(int argc, char **argv)
     free(stats[1]);
     stop_qemu(&b.pri);
     stop_qemu(&b.sec);
-    if (b.dir[0]) {
-        char cmd[128];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", b.dir);
-        if (system(cmd)) {
-            /* leftovers in /tmp only */
-        }
-    }
+    remove_dir(b.dir);
     return b.errors ? 1 : 0;
 }

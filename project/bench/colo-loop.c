@@ -659,13 +659,6 @@ int main(int argc, char **argv)
     }
     stop_qemu(&l.pri);
     stop_qemu(&l.sec);
-    if (l.dir[0]) {
-        char cmd[128];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", l.dir);
-        if (system(cmd)) {
-            /* leftovers in /tmp only */
-        }
-    }
+    remove_dir(l.dir);
     return l.errors ? 1 : 0;
 }
