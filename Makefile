@@ -4,6 +4,7 @@
 #   make check    build and run every test
 #   make check-sanitize  the unit tests and colo-proxy's qtests under
 #                 ASan and UBSan (a second build, build/qemu-san)
+#   make demo-cluster  the demo under a two-node Pacemaker cluster
 #   make bench    colo-proxy against upstream's chain and no filter
 #   make series   export the patch series to build/series (checkpatch-clean)
 #
@@ -21,7 +22,7 @@ QTESTS := colo-proxy-test test-filter-mirror test-filter-redirector qom-test
 UNITS  := test-colo-proxy-link test-colo-proxy-packet test-colo-proxy-conn \
           test-colo-proxy-seq test-colo-proxy-rewrite test-colo-proxy-compare
 
-.PHONY: all deps qemu lay check check-sanitize demo bench series \
+.PHONY: all deps qemu lay check check-sanitize demo demo-cluster bench series \
 	series-bisect clean
 
 all: qemu
@@ -47,6 +48,9 @@ check-sanitize: lay
 
 demo: qemu
 	project/demo.sh $(BLD)
+
+demo-cluster: qemu
+	project/cluster/colo_cluster.py $(BLD) --demo
 
 bench: qemu
 	project/bench/run.py $(BLD)

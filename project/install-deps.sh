@@ -36,6 +36,8 @@ pkgs=(
     python3-pip libglib2.0-dev libpixman-1-dev zlib1g-dev libslirp-dev
     libfdt-dev libgnutls28-dev dpkg-dev rsync
     iproute2 ethtool busybox-static cpio seabios ipxe-qemu
+    pacemaker corosync crmsh resource-agents pacemaker-cli-utils
+    libxml2-utils
     clang libclang-rt-14-dev
 )
 bpo_pkgs=(meson python3-pycotap qemu-system-data)

@@ -93,6 +93,12 @@ def tests(build):
                                          "reprotect", "--nic", "virtio",
                                          "--cmdline"],
                 TOP, dict(os.environ)))
+    out.append(("ocf-agent", [os.path.join(TOP, "project/ocf/agent_test.py"),
+                              build], TOP, dict(os.environ)))
+    cluster = os.path.join(TOP, "project/cluster/colo_cluster.py")
+    out.append(("cluster", [cluster, build], TOP, dict(os.environ)))
+    out.append(("cluster-virtio", [cluster, build, "--nic", "virtio"], TOP,
+                dict(os.environ)))
     out.append(("series", [os.path.join(TOP, "project/check-series.sh")],
                 TOP, dict(os.environ)))
     return out

@@ -23,6 +23,9 @@ one primary answers); the stream comes back whole.  Prints TAP, and the
 measured failover and re-protection times.
 
 usage: colo_cluster.py BUILD_DIR [--nic e1000|virtio] [--demo]
+
+--demo: the cluster's start, one failover and the re-protection, with
+live figures, then it cleans up.
 """
 import argparse
 import json
@@ -395,6 +398,7 @@ def reprotect(t, cl, node, echo, client, label, figures):
 def partition(t, cl, echo, label):
     """The cluster network is cut: the secondary's node is fenced."""
     pri, sec = cl.roles()
+    before = len(cl.fenced())
     cl.cut(False)
     both = 0
     while sec.alive() and sec.pids():
@@ -404,8 +408,11 @@ def partition(t, cl, echo, label):
         time.sleep(0.2)
         if not pri.alive():
             break
-    t.check(pri.alive() and not sec.pids(), "%s: the secondary's node %s "
-            "is fenced, the primary's lives" % (label, sec.name))
+    # the fence device kills the node's processes one after the other
+    wait_for("%s's processes gone" % sec.name, lambda: not sec.pids())
+    t.check(pri.alive() and cl.fenced()[before:] == [sec.name],
+            "%s: the secondary's "
+            "node %s is fenced, the primary's lives" % (label, sec.name))
     t.check(both == 0, "%s: never two primaries" % label,
             "%d samples with both" % both)
     t.check(echo.roundtrip() == "ok", "%s: the primary answers the live "
@@ -413,6 +420,57 @@ def partition(t, cl, echo, label):
     cl.cut(True)
     sec.power_off()
     return sec
+
+
+def figures(cl, client, seconds):
+    """The demo: client load, and once a second what the cluster does."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0, n = time.monotonic(), 0
+        while time.monotonic() - t0 < 1:
+            n += client.get("/index.html")["status"] == "200"
+        nodes = []
+        for node in cl.nodes:
+            if not node.alive():
+                nodes.append("%s: off" % node.name)
+                continue
+            mode = node.colo_mode() or "no QEMU"
+            info = node.proxy() if mode != "no QEMU" else {}
+            nodes.append("%s: COLO %-9s link %-4s checkpoints %3s" % (
+                node.name, mode, info.get("link", "-"),
+                info.get("stats", {}).get("checkpoints", "-")))
+        print("#   %5.1f req/s | %s" % (n / (time.monotonic() - t0),
+                                       " | ".join(nodes)), flush=True)
+
+
+def demo(cl, client, echo):
+    out = cl.nodes[0].cmd("crm_mon", "-1").stdout
+    print("\n".join("#   " + line for line in out.splitlines()), flush=True)
+    print("# the cluster runs the guest, protected; client load:",
+          flush=True)
+    figures(cl, client, 8)
+    pri, sec = cl.roles()
+    print("# %s dies (its QEMU, corosync and Pacemaker: SIGKILL); nobody "
+          "types a command from here on" % pri.name, flush=True)
+    t0 = time.monotonic()
+    pri.power_off()
+    wait_for("the survivor promoted",
+             lambda: sec.colo_mode() == "none" and
+             sec.proxy().get("mode") == "primary")
+    print("# %s fenced %s and took over after %.1f s; the live echo "
+          "connection: %s" % (sec.name, pri.name, time.monotonic() - t0,
+                              echo.roundtrip()), flush=True)
+    figures(cl, client, 5)
+    print("# %s powers on again: it joins the cluster, which starts a "
+          "secondary there; the survivor starts COLO with it" % pri.name,
+          flush=True)
+    t0 = time.monotonic()
+    pri.power_on()
+    wait_for("re-protection", lambda: pri.alive() and
+             pri.colo_mode() == "secondary")
+    print("# re-protected after %.1f s; the live echo connection: %s" %
+          (time.monotonic() - t0, echo.roundtrip()), flush=True)
+    figures(cl, client, 8)
 
 
 def main():
@@ -448,12 +506,20 @@ def main():
         stream = colo_e2e.Stream(net)
         colo_e2e.serve(t, client, "protected", 2)
         t.check(echo.roundtrip() == "ok", "a live TCP connection")
+        if a.demo:
+            demo(cl, client, echo)
+            stream.close()
+            return 0
         for label in ("first failover", "second failover"):
             lost, _ = fail_over(t, cl, echo, label, figures)
             reprotect(t, cl, lost, echo, client, label, figures)
         lost = partition(t, cl, echo, "cluster network cut")
         reprotect(t, cl, lost, echo, client, "after the cut", figures)
         r = stream.close()
+        if not r["same"]:
+            for n in cl.nodes:
+                print("# %s: %s" % (n.name, json.dumps(n.proxy())),
+                      flush=True)
         t.check(r["same"] and r["received"] > 0 and not r["bad_chunks"],
                 "the stream across everything: every byte back, once, in "
                 "order", "%d bytes sent, %d received" %
