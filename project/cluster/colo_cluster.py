@@ -367,6 +367,17 @@ def fail_over(t, cl, echo, label, figures):
     t_promoted = time.monotonic() - t0
     rt.join(STEP_S)
     t_answer = rt.t - t0 if rt.t else None
+    if rt.answer != "ok":
+        for n in cl.nodes:
+            if n.alive():
+                print("# %s: %s" % (n.name, json.dumps(n.proxy())),
+                      flush=True)
+                q = n.qmp()
+                print("# %s: %s %s" % (n.name, q.cmd("query-status"),
+                                       q.cmd("query-colo-status")),
+                      flush=True)
+                q.close()
+                print("# %s serial: %s" % (n.name, n.serial()[-300:]))
     t.check(rt.answer == "ok", "%s: the live TCP connection survives the "
             "death of %s" % (label, pri.name),
             "promoted %.1f s, answered %.1f s after the kill" %
@@ -491,6 +502,19 @@ def main():
     figures = []
     try:
         cl.up()
+        if os.environ.get("COLO_PCAP"):
+            # debugging: what the client saw of the echo service
+            subprocess.Popen(["ip", "netns", "exec", cl.client_ns, "tcpdump",
+                              "-q", "-i", "veth-c", "-s", "128", "-w",
+                              os.path.join(cl.run, "client.pcap"), "port 7"],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+            subprocess.Popen(["ip", "netns", "exec", cl.host, "tcpdump",
+                              "-q", "-i", "any", "-s", "128", "-w",
+                              os.path.join(cl.run, "host.pcap"),
+                              "port 7 or arp or icmp6"],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
         t0 = time.monotonic()
         for n in cl.nodes:
             n.power_on()
