@@ -23,7 +23,7 @@
 #ifndef QEMU_NET_COLO_PROXY_LINK_H
 #define QEMU_NET_COLO_PROXY_LINK_H
 
-#define COLO_LINK_VERSION       2
+#define COLO_LINK_VERSION       3
 #define COLO_LINK_HDR_LEN       8
 #define COLO_LINK_HELLO_LEN     16
 /* A 64 KiB frame plus room for a vnet header. */

@@ -19,7 +19,9 @@ enum { CLIENT = 0, GUEST = 1 };
 /* What the translation knows of one endpoint, as pf's pf_state_peer. */
 typedef struct ColoRwSide {
     bool syn;                   /* its SYN was seen */
+    bool ts;                    /* with a timestamps option */
     uint32_t isn;               /* in its own number space */
+    uint32_t tsval;             /* its SYN's TSval */
 } ColoRwSide;
 
 /* A frame of the client waiting for its connection's offset. */
@@ -37,6 +39,8 @@ typedef struct ColoRwConn {
     bool offset_known;
     uint32_t offset;            /* primary's seq - secondary's, mod 2^32 */
     uint32_t base;              /* clients' seq - primary's (handed over) */
+    uint32_t ts_offset;         /* primary's TSval - secondary's */
+    uint32_t ts_base;           /* as base, for TSval */
     QSIMPLEQ_HEAD(, ColoRwFrame) hold;
     uint64_t held_bytes;
 } ColoRwConn;
@@ -55,6 +59,12 @@ struct ColoRw {
 static uint32_t colo_rw_offset(const ColoRw *rw, const ColoRwConn *rc)
 {
     return rc->offset + (rw->direct ? rc->base : 0);
+}
+
+/* The same for its timestamps (RFC 7323): each VM has its own clock. */
+static uint32_t colo_rw_ts_offset(const ColoRw *rw, const ColoRwConn *rc)
+{
+    return rc->ts_offset + (rw->direct ? rc->ts_base : 0);
 }
 
 static size_t colo_rw_frame_size(const ColoRwFrame *f)
@@ -91,7 +101,10 @@ static bool colo_rw_conn_needs_offset(const ColoRwConn *rc)
     if (rc->conn.state == COLO_CONN_CLOSED) {
         return false;
     }
-    return rc->offset_known ? rc->offset || rc->base : rc->side[GUEST].syn;
+    if (!rc->offset_known) {
+        return rc->side[GUEST].syn;
+    }
+    return rc->offset || rc->base || rc->ts_offset || rc->ts_base;
 }
 
 /* The table evicts or forgets @conn. */
@@ -115,6 +128,8 @@ static void colo_rw_restart(ColoRw *rw, ColoRwConn *rc)
     rc->offset_known = false;
     rc->offset = 0;
     rc->base = 0;
+    rc->ts_offset = 0;
+    rc->ts_base = 0;
 }
 
 static bool colo_rw_partial(const uint8_t *buf, uint32_t vnet_len)
@@ -143,10 +158,28 @@ static ColoRwConn *colo_rw_conn(ColoRw *rw, const ColoPacket *p,
 }
 
 /*
+ * The timestamp offset: the client's first ack echoes the primary's SYN's
+ * TSval, the secondary VM's SYN had its own.  Both VMs' clocks then run
+ * at the same rate, so after a failover the client sees the secondary's
+ * timestamps go on from the primary's instead of jumping back (which
+ * PAWS, RFC 7323 5, would take for old duplicates and drop).
+ */
+static void colo_rw_learn_ts(ColoRwConn *rc, const uint8_t *frame,
+                             const ColoPacket *p)
+{
+    uint32_t val, ecr;
+
+    if (rc->side[GUEST].ts && colo_seq_get_ts(frame, p, &val, &ecr)) {
+        rc->ts_offset = ecr - rc->side[GUEST].tsval - rc->ts_base;
+    }
+}
+
+/*
  * Learn the offset from an ack of the client, or say it cannot be learnt
  * yet: the secondary VM has not sent its SYN.
  */
-static bool colo_rw_learn(ColoRwConn *rc, const ColoPacket *p)
+static bool colo_rw_learn(ColoRwConn *rc, const uint8_t *frame,
+                          const ColoPacket *p)
 {
     if (!rc->side[GUEST].syn) {
         /*
@@ -161,6 +194,7 @@ static bool colo_rw_learn(ColoRwConn *rc, const ColoPacket *p)
     } else {
         /* the first ack after the SYNs acknowledges the primary's ISN */
         rc->offset = p->ack - 1 - rc->side[GUEST].isn - rc->base;
+        colo_rw_learn_ts(rc, frame, p);
     }
     rc->offset_known = true;
     return true;
@@ -175,16 +209,19 @@ static bool colo_rw_learn(ColoRwConn *rc, const ColoPacket *p)
 static bool colo_rw_translate_in(ColoRw *rw, ColoRwConn *rc, uint8_t *buf,
                                  uint32_t vnet_len, ColoPacket *p)
 {
-    uint32_t offset;
+    uint32_t offset, ts;
 
     if (p->tcp_flags & COLO_TCP_ACK) {
-        if (!rc->offset_known && !colo_rw_learn(rc, p)) {
+        if (!rc->offset_known && !colo_rw_learn(rc, buf + vnet_len, p)) {
             return false;
         }
         offset = colo_rw_offset(rw, rc);
+        ts = colo_rw_ts_offset(rw, rc);
         colo_seq_move_ack(buf + vnet_len, p, offset,
                           colo_rw_partial(buf, vnet_len));
-        rw->stats.translated += offset != 0;
+        colo_seq_move_ts(buf + vnet_len, p, 0, ts,
+                         colo_rw_partial(buf, vnet_len));
+        rw->stats.translated += offset || ts;
         p->ack -= offset;
     }
     if (!(p->tcp_flags & COLO_TCP_SYN)) {
@@ -281,14 +318,21 @@ void colo_rw_egress(ColoRw *rw, uint8_t *buf, uint32_t len,
         colo_rw_restart(rw, rc);
     }
     if ((p.tcp_flags & COLO_TCP_SYN) && !rc->offset_known) {
+        uint32_t ecr;
+
         rc->side[GUEST].syn = true;
         rc->side[GUEST].isn = p.seq;
+        rc->side[GUEST].ts = colo_seq_get_ts(frame, &p,
+                                             &rc->side[GUEST].tsval, &ecr);
     }
     if (rc->offset_known) {
         uint32_t offset = colo_rw_offset(rw, rc);
+        uint32_t ts = colo_rw_ts_offset(rw, rc);
+        bool partial = colo_rw_partial(buf, vnet_len);
 
-        colo_seq_move_seq(frame, &p, offset, colo_rw_partial(buf, vnet_len));
-        rw->stats.translated += offset != 0;
+        colo_seq_move_seq(frame, &p, offset, partial);
+        colo_seq_move_ts(frame, &p, ts, 0, partial);
+        rw->stats.translated += offset || ts;
     }
     if (!QSIMPLEQ_EMPTY(&rc->hold)) {
         colo_rw_flush(rw, rc);
@@ -302,6 +346,7 @@ static void colo_rw_conn_checkpoint(void *opaque, ColoConn *conn)
 
     rc->offset_known = true;
     rc->offset = 0;
+    rc->ts_offset = 0;
     colo_rw_drop_held(rw, rc, &rw->stats.stale);
 }
 
@@ -330,16 +375,20 @@ typedef struct ColoRwExport {
     bool full;
 } ColoRwExport;
 
-/* One entry: the key's fields in network order, then the offset. */
+/*
+ * One entry: the key's fields in network order, then the offset and the
+ * timestamp offset.
+ */
 static void colo_rw_export_one(void *opaque, ColoConn *conn)
 {
     ColoRwExport *x = opaque;
     ColoRwConn *rc = (ColoRwConn *)conn;
     uint32_t offset = colo_rw_offset(x->rw, rc);
+    uint32_t ts = colo_rw_ts_offset(x->rw, rc);
     uint8_t *e;
 
-    if (x->full || x->index++ < x->from || !rc->offset_known || !offset ||
-        conn->state == COLO_CONN_CLOSED) {
+    if (x->full || x->index++ < x->from || !rc->offset_known ||
+        (!offset && !ts) || conn->state == COLO_CONN_CLOSED) {
         return;
     }
     if (x->used + COLO_RW_ENTRY_LEN > x->len) {
@@ -358,6 +407,7 @@ static void colo_rw_export_one(void *opaque, ColoConn *conn)
     e[40] = conn->key.kind;
     e[41] = rc->client_end;
     stl_be_p(e + 44, offset);
+    stl_be_p(e + 48, ts);
     x->used += COLO_RW_ENTRY_LEN;
 }
 
@@ -396,6 +446,7 @@ bool colo_rw_import(ColoRw *rw, const uint8_t *buf, size_t len,
             rc->client_end = e[41] & 1;
         }
         rc->base = ldl_be_p(e + 44);
+        rc->ts_base = ldl_be_p(e + 48);
         rw->stats.imported++;
     }
     return true;

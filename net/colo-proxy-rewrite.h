@@ -4,9 +4,10 @@
  *
  * The client only ever sees the primary VM's sequence numbers.  On the
  * secondary every TCP frame is translated: what the client sends (acks,
- * SACK edges) is moved from the primary's number space into the
- * secondary VM's, what the secondary VM sends (seq) into the primary's.
- * The offset between the two is learnt in the handshake; it is zero for
+ * SACK edges, TSecr) is moved from the primary's number space into the
+ * secondary VM's, what the secondary VM sends (seq, TSval) into the
+ * primary's.  The offsets between the two, for sequence numbers and for
+ * RFC 7323 timestamps, are learnt in the handshake; they are zero for
  * connections the last checkpoint copied into the secondary VM.  Until it
  * is known, the client's frames of a connection are held, in order,
  * within a bound in bytes.
@@ -87,12 +88,13 @@ void colo_rw_failover(ColoRw *rw);
  * served; its new secondary, a copy of it, needs those offsets once it
  * takes over in turn.  colo_rw_export() writes, from connection
  * @*cursor on, the offsets between the clients' numbers and the guest's
- * of every connection that has one, COLO_RW_ENTRY_LEN bytes each, into
- * @buf of @len bytes; it returns the bytes written and moves @*cursor
- * on (to 0 once all are written).  colo_rw_import() takes them; false
- * if @len is no whole number of entries.
+ * (sequence numbers and timestamps) of every connection that has one,
+ * COLO_RW_ENTRY_LEN bytes each, into @buf of @len bytes; it returns
+ * the bytes written and moves @*cursor on (to 0 once all are written).
+ * colo_rw_import() takes them; false if @len is no whole number of
+ * entries.
  */
-#define COLO_RW_ENTRY_LEN 48
+#define COLO_RW_ENTRY_LEN 52
 size_t colo_rw_export(ColoRw *rw, uint8_t *buf, size_t len,
                       uint32_t *cursor);
 bool colo_rw_import(ColoRw *rw, const uint8_t *buf, size_t len,

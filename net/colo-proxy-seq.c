@@ -13,6 +13,8 @@
 #define TCPOPT_EOL      0
 #define TCPOPT_NOP      1
 #define TCPOPT_SACK     5
+#define TCPOPT_TS       8
+#define TCPOLEN_TS      10
 #define TCP_CSUM_OFF    16
 
 static void colo_csum_replace16(uint8_t *csum, uint16_t old, uint16_t val)
@@ -49,35 +51,84 @@ static void colo_seq_set32(uint8_t *tcp, uint32_t off, uint32_t val,
     }
 }
 
-/* Move every SACK edge (RFC 2018) back by @offset: they name our data. */
-static void colo_seq_sack(uint8_t *tcp, uint32_t hdr_len, uint32_t offset,
-                          bool partial)
+/*
+ * The offset in @tcp of the first option of @kind, whose length is
+ * at least @min, or 0: a broken option list ends the search.
+ */
+static uint32_t colo_seq_option(const uint8_t *tcp, uint32_t hdr_len,
+                                uint8_t kind, uint8_t min)
 {
     uint32_t i = 20;
 
     while (i < hdr_len) {
-        uint8_t kind = tcp[i], len;
+        uint8_t k = tcp[i], len;
 
-        if (kind == TCPOPT_EOL) {
-            return;
+        if (k == TCPOPT_EOL) {
+            return 0;
         }
-        if (kind == TCPOPT_NOP) {
+        if (k == TCPOPT_NOP) {
             i++;
             continue;
         }
         if (i + 1 >= hdr_len) {
-            return;
+            return 0;
         }
         len = tcp[i + 1];
         if (len < 2 || i + len > hdr_len) {
-            return;                 /* a broken option list: leave the rest */
+            return 0;
         }
-        if (kind == TCPOPT_SACK) {
-            for (uint32_t e = i + 2; e + 4 <= i + len; e += 4) {
-                colo_seq_set32(tcp, e, ldl_be_p(tcp + e) - offset, partial);
-            }
+        if (k == kind && len >= min) {
+            return i;
         }
         i += len;
+    }
+    return 0;
+}
+
+/* Move every SACK edge (RFC 2018) back by @offset: they name our data. */
+static void colo_seq_sack(uint8_t *tcp, uint32_t hdr_len, uint32_t offset,
+                          bool partial)
+{
+    uint32_t i = colo_seq_option(tcp, hdr_len, TCPOPT_SACK, 2);
+
+    if (i) {
+        for (uint32_t e = i + 2; e + 4 <= i + tcp[i + 1]; e += 4) {
+            colo_seq_set32(tcp, e, ldl_be_p(tcp + e) - offset, partial);
+        }
+    }
+}
+
+bool colo_seq_get_ts(const uint8_t *frame, const ColoPacket *p,
+                     uint32_t *val, uint32_t *ecr)
+{
+    const uint8_t *tcp = frame + p->l4_off;
+    uint32_t i = colo_seq_option(tcp, p->tcp_hdr_len, TCPOPT_TS,
+                                 TCPOLEN_TS);
+
+    if (!i || tcp[i + 1] != TCPOLEN_TS) {
+        return false;
+    }
+    *val = ldl_be_p(tcp + i + 2);
+    *ecr = ldl_be_p(tcp + i + 6);
+    return true;
+}
+
+void colo_seq_move_ts(uint8_t *frame, const ColoPacket *p, uint32_t val_add,
+                      uint32_t ecr_sub, bool partial)
+{
+    uint8_t *tcp = frame + p->l4_off;
+    uint32_t val, ecr, i;
+
+    if ((!val_add && !ecr_sub) || !colo_seq_get_ts(frame, p, &val, &ecr)) {
+        return;
+    }
+    i = colo_seq_option(tcp, p->tcp_hdr_len, TCPOPT_TS, TCPOLEN_TS);
+    if (val_add) {
+        colo_seq_set32(tcp, i + 2, val + val_add, partial);
+    }
+    /* a zero TSecr (no echo yet, RFC 7323 3.2) stays zero */
+    if (ecr_sub && ecr) {
+        colo_seq_set32(tcp, i + 6, ecr - ecr_sub, partial);
     }
 }
 

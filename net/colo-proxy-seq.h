@@ -45,6 +45,21 @@ void colo_seq_move_ack(uint8_t *frame, const ColoPacket *p, uint32_t offset,
 void colo_seq_move_seq(uint8_t *frame, const ColoPacket *p, uint32_t offset,
                        bool partial);
 
+/*
+ * The TCP timestamps option (RFC 7323) of @frame: its TSval in *@val and
+ * TSecr in *@ecr, or false if it has none.
+ */
+bool colo_seq_get_ts(const uint8_t *frame, const ColoPacket *p,
+                     uint32_t *val, uint32_t *ecr);
+
+/*
+ * Move the TSval of @frame's timestamps option forward by @val_add and a
+ * non-zero TSecr back by @ecr_sub (the two VMs' timestamp clocks differ
+ * as their ISNs do), fixing the checksum unless it is @partial.
+ */
+void colo_seq_move_ts(uint8_t *frame, const ColoPacket *p, uint32_t val_add,
+                      uint32_t ecr_sub, bool partial);
+
 /* Replace a 32-bit big-endian field, fixing @csum (RFC 1624). */
 void colo_csum_replace32(uint8_t *csum, uint8_t *field, uint32_t val);
 

@@ -16,6 +16,7 @@
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
 #include "net/colo-proxy-rewrite.h"
+#include "net/colo-proxy-seq.h"
 #include "../qtest/colo-proxy-frames.h"
 
 static const uint32_t isns[] = { 0, 1, UINT32_MAX, UINT32_MAX - 10 };
@@ -187,6 +188,120 @@ static void run_sack(uint32_t pisn, uint32_t sisn, uint32_t cisn)
                                  p.l4_off + 24 + 4 * i), ==,
                         sisn + 1001 + 1000 * i);
     }
+    rig_free(&r);
+}
+
+/* A TCP frame with a timestamps option (RFC 7323): NOP, NOP, TS. */
+static GByteArray *ts_frame(const CpFlow *f, uint32_t seq, uint32_t ack,
+                            uint8_t flags, uint32_t val, uint32_t ecr,
+                            const char *data)
+{
+    uint8_t opts[12] = { 1, 1, 8, 10 };
+
+    stl_be_p(opts + 4, val);
+    stl_be_p(opts + 8, ecr);
+    return cp_frame_tcp_opts(f, seq, ack, flags, opts, sizeof(opts), data,
+                             data ? strlen(data) : 0);
+}
+
+static void check_ts(const GByteArray *b, uint32_t val, uint32_t ecr)
+{
+    uint32_t v, e;
+    ColoPacket p;
+
+    g_assert_cmpint(colo_packet_parse(b->data, b->len, &p), ==,
+                    COLO_PKT_TCP);
+    g_assert_true(colo_seq_get_ts(b->data, &p, &v, &e));
+    g_assert_cmphex(v, ==, val);
+    g_assert_cmphex(e, ==, ecr);
+    g_assert_true(cp_frame_checksums_ok(b));
+}
+
+/*
+ * The two VMs' timestamp clocks differ as their ISNs do (here by the
+ * ISNs themselves, wrapping too): the client sees the primary's TSval,
+ * the secondary VM its own in TSecr, until a checkpoint makes them one.
+ */
+static void run_timestamps(uint32_t pisn, uint32_t sisn, uint32_t cisn)
+{
+    uint32_t pts = pisn * 7 + 3, sts = sisn * 5 + 1, cts = cisn * 3;
+    g_autoptr(GByteArray) b = NULL;
+    Rig r;
+
+    rig_init(&r, 16, 65536);
+    in(&r, ts_frame(&client, cisn, 0, CP_TCP_SYN, cts, 0, NULL));
+    check_ts(r.out->pdata[0], cts, 0);
+    b = ts_frame(&guest, sisn, cisn + 1, CP_TCP_SYN | CP_TCP_ACK, sts, cts,
+                 NULL);
+    out(&r, b);
+    check_ts(b, sts, cts);
+    in(&r, ts_frame(&client, cisn + 1, pisn + 1, CP_TCP_ACK, cts + 1, pts,
+                    "GET"));
+    check_in(&r, 1, cisn + 1, sisn + 1);
+    check_ts(r.out->pdata[1], cts + 1, sts);
+    g_byte_array_unref(b);
+    b = ts_frame(&guest, sisn + 1, cisn + 4, CP_TCP_ACK, sts + 100, cts + 1,
+                 "200");
+    out(&r, b);
+    check_frame(b, pisn + 1, cisn + 4);
+    check_ts(b, pts + 100, cts + 1);
+    g_assert_cmpuint(colo_rw_stats(r.rw)->translated, ==,
+                     pisn == sisn && pts == sts ? 0 : 2);
+    /* a copy: the secondary VM's clock is the primary's now */
+    colo_rw_checkpoint(r.rw);
+    g_byte_array_unref(b);
+    b = ts_frame(&guest, pisn + 4, cisn + 4, CP_TCP_ACK, pts + 200, cts + 2,
+                 "x");
+    out(&r, b);
+    check_ts(b, pts + 200, cts + 2);
+    rig_free(&r);
+}
+
+/*
+ * A secondary that took over goes on translating timestamps; handing
+ * the connection on to a new secondary (a copy) hands its timestamp
+ * offset on as well, applied once that one takes over in turn.
+ */
+static void test_ts_handover(void)
+{
+    uint8_t buf[4 * COLO_RW_ENTRY_LEN];
+    uint32_t cursor = 0;
+    g_autoptr(GByteArray) b = NULL;
+    size_t len;
+    Rig r, n;
+
+    rig_init(&r, 16, 65536);
+    in(&r, ts_frame(&client, 100, 0, CP_TCP_SYN, 7, 0, NULL));
+    b = ts_frame(&guest, 5000, 101, CP_TCP_SYN | CP_TCP_ACK, 1000, 7, NULL);
+    out(&r, b);
+    in(&r, ts_frame(&client, 101, 9001, CP_TCP_ACK, 8, 900000, NULL));
+    colo_rw_failover(r.rw);
+    len = colo_rw_export(r.rw, buf, sizeof(buf), &cursor);
+    g_assert_cmpuint(len, ==, COLO_RW_ENTRY_LEN);
+    g_assert_cmpuint(cursor, ==, 0);
+
+    rig_init(&n, 16, 65536);
+    g_assert_true(colo_rw_import(n.rw, buf, len, 1));
+    /*
+     * before its own failover the new secondary is a copy of the one
+     * that took over, fed in its guest's numbers: no move
+     */
+    in(&n, ts_frame(&client, 101, 5001, CP_TCP_ACK, 8, 1500, NULL));
+    check_ts(n.out->pdata[0], 8, 1500);
+    g_byte_array_unref(b);
+    b = ts_frame(&guest, 5001, 101, CP_TCP_ACK, 2000, 8, "a");
+    out(&n, b);
+    check_ts(b, 2000, 8);
+    colo_rw_failover(n.rw);
+    g_byte_array_unref(b);
+    b = ts_frame(&guest, 5002, 101, CP_TCP_ACK, 2001, 8, "b");
+    out(&n, b);
+    check_frame(b, 9002, 101);
+    check_ts(b, 2001 + 900000 - 1000, 8);
+    in(&n, ts_frame(&client, 101, 9003, CP_TCP_ACK, 9, 2001 + 899000, NULL));
+    check_frame(n.out->pdata[1], 101, 5003);
+    check_ts(n.out->pdata[1], 9, 2001);
+    rig_free(&n);
     rig_free(&r);
 }
 
@@ -452,6 +567,7 @@ int main(int argc, char **argv)
         { "half-close", run_half_close },
         { "rst", run_rst },
         { "partial-csum", run_partial_csum },
+        { "timestamps", run_timestamps },
     };
 
     g_test_init(&argc, &argv, NULL);
@@ -466,5 +582,6 @@ int main(int argc, char **argv)
     g_test_add_func("/colo-proxy-rewrite/evict-offset", test_evict_offset);
     g_test_add_func("/colo-proxy-rewrite/evict-handshake",
                     test_evict_handshake);
+    g_test_add_func("/colo-proxy-rewrite/ts-handover", test_ts_handover);
     return g_test_run();
 }
