@@ -74,6 +74,9 @@ struct ColoCmpConn {
     bool fin_matched;
     bool rst[2];
     uint64_t rst_pos[2];
+    /* the highest ack each guest sent: the client's numbers, shared */
+    bool ack_known[2];
+    uint32_t ack[2];
     QTAILQ_HEAD(, ColoCmpSeg) segs; /* sorted by start */
     uint64_t svm_bytes;             /* memory, see colo_cmp_cost() */
     /* datagrams */
@@ -329,6 +332,28 @@ static bool colo_cmp_rst_releasable(ColoCmpConn *cc, ColoCmpFrame *f)
            (f->end == f->start || (cc->pos_known && f->end <= cc->pos));
 }
 
+/*
+ * An ack tells the client the service holds its bytes up to there, and
+ * the client never sends them again: the primary may say so only once
+ * the secondary's guest has them too (or a checkpoint made it a copy),
+ * or a failover would lose them.
+ */
+static bool colo_cmp_ack_covered(const ColoCmpConn *cc, uint8_t flags,
+                                 uint32_t ack)
+{
+    return !(flags & COLO_TCP_ACK) ||
+           (cc->ack_known[SVM] && (int32_t)(cc->ack[SVM] - ack) >= 0);
+}
+
+static void colo_cmp_note_ack(ColoCmpConn *cc, int side, const ColoPacket *p)
+{
+    if ((p->tcp_flags & COLO_TCP_ACK) &&
+        (!cc->ack_known[side] || (int32_t)(p->ack - cc->ack[side]) > 0)) {
+        cc->ack_known[side] = true;
+        cc->ack[side] = p->ack;
+    }
+}
+
 static bool colo_cmp_tcp_releasable(ColoCmpConn *cc, ColoCmpFrame *f)
 {
     if (f->tcp_flags & COLO_TCP_RST) {
@@ -336,6 +361,9 @@ static bool colo_cmp_tcp_releasable(ColoCmpConn *cc, ColoCmpFrame *f)
     }
     if (f->tcp_flags & COLO_TCP_SYN) {
         return cc->syn[SVM] && cc->syn_flags[SVM] == cc->syn_flags[PVM];
+    }
+    if (!colo_cmp_ack_covered(cc, f->tcp_flags, f->ack)) {
+        return false;
     }
     if (f->end > f->start && (!cc->pos_known || f->end > cc->pos)) {
         return false;
@@ -586,6 +614,7 @@ static void colo_cmp_tcp_primary(ColoCmpConn *cc, ColoCmpFrame *f,
 
     colo_cmp_tcp_side(cc, PVM, p, &start);
     f->tcp_flags = p->tcp_flags;
+    f->ack = p->ack;
     f->start = start;
     /* the payload of a SYN (TCP Fast Open) is not compared */
     f->end = (p->tcp_flags & COLO_TCP_SYN) ? start : start + p->payload_len;
@@ -608,6 +637,7 @@ static void colo_cmp_tcp_secondary(ColoCmp *c, ColoCmpConn *cc,
         }
         cc->restarted = false;
     }
+    colo_cmp_note_ack(cc, SVM, p);
     colo_cmp_tcp_side(cc, SVM, p, &start);
     if (colo_cmp_svm_flags_ahead(cc)) {
         cc->svm_flag_ns = MIN(cc->svm_flag_ns, c->now);
@@ -869,6 +899,7 @@ static void colo_cmp_tcp_restart(ColoCmp *c, ColoCmpConn *cc)
     memset(cc->fin, 0, sizeof(cc->fin));
     memset(cc->rst, 0, sizeof(cc->rst));
     cc->fin_matched = false;
+    memset(cc->ack_known, 0, sizeof(cc->ack_known));
     cc->svm_flag_ns = INT64_MAX;
     cc->restarted = true;
     if (!QTAILQ_EMPTY(&cc->held) && !cc->mismatched) {
@@ -954,7 +985,8 @@ static bool colo_cmp_tcp_pass(ColoCmp *c, ColoCmpConn *cc,
 
     if (cc->mismatched || !cc->pos_known || !QTAILQ_EMPTY(&cc->held) ||
         (p->tcp_flags & (COLO_TCP_SYN | COLO_TCP_FIN | COLO_TCP_RST)) ||
-        cc->fin[PVM] || cc->fin[SVM]) {
+        cc->fin[PVM] || cc->fin[SVM] ||
+        !colo_cmp_ack_covered(cc, p->tcp_flags, p->ack)) {
         return false;
     }
     start = colo_cmp_unwrap(cc, p->seq);
@@ -1001,6 +1033,9 @@ void colo_cmp_primary(ColoCmp *c, const uint8_t *buf, uint32_t len,
     c->stats.compared++;
     c->stats.malformed += p.kind == COLO_PKT_MALFORMED;
     cc = colo_cmp_conn(c, &p, now, true);
+    if (cc->tcp && p.kind == COLO_PKT_TCP) {
+        colo_cmp_note_ack(cc, PVM, &p);
+    }
     if (cc->tcp && p.kind == COLO_PKT_TCP &&
         colo_cmp_tcp_pass(c, cc, buf + vnet_len, &p)) {
         c->stats.released++;
@@ -1090,6 +1125,9 @@ static void colo_cmp_reset(void *opaque, ColoConn *conn)
     memset(cc->rst, 0, sizeof(cc->rst));
     cc->fin_matched = false;
     cc->restarted = false;
+    /* a copy of the primary's guest: it holds what that one acked */
+    cc->ack_known[SVM] = cc->ack_known[PVM];
+    cc->ack[SVM] = cc->ack[PVM];
     cc->svm_flag_ns = INT64_MAX;
     colo_cmp_svm_unwait(c, cc);
 }

@@ -73,6 +73,7 @@ typedef struct ColoCmpFrame {
     uint64_t start;             /* TCP: stream position of the payload */
     uint64_t end;
     uint32_t payload_off;       /* TCP: where the payload is in data[] */
+    uint32_t ack;               /* TCP: its ack number, if ACK is set */
     uint8_t tcp_flags;
     bool matched;               /* datagrams: the secondary sent it too */
     uint8_t data[];
