@@ -419,8 +419,10 @@ def partition(t, cl, echo, label):
         time.sleep(0.2)
         if not pri.alive():
             break
-    # the fence device kills the node's processes one after the other
-    wait_for("%s's processes gone" % sec.name, lambda: not sec.pids())
+    # the fence device kills the node's processes one after the other,
+    # then records the fencing
+    wait_for("%s fenced" % sec.name, lambda: not sec.pids() and
+             cl.fenced()[before:])
     t.check(pri.alive() and cl.fenced()[before:] == [sec.name],
             "%s: the secondary's "
             "node %s is fenced, the primary's lives" % (label, sec.name))
