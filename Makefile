@@ -5,6 +5,7 @@
 #   make check-sanitize  the unit tests and colo-proxy's qtests under
 #                 ASan and UBSan (a second build, build/qemu-san)
 #   make demo-cluster  the demo under a two-node Pacemaker cluster
+#   make check-cluster the cluster tests with e1000 and virtio-net
 #   make bench    colo-proxy against upstream's chain and no filter
 #   make series   export the patch series to build/series (checkpatch-clean)
 #
@@ -22,7 +23,7 @@ QTESTS := colo-proxy-test test-filter-mirror test-filter-redirector qom-test
 UNITS  := test-colo-proxy-link test-colo-proxy-packet test-colo-proxy-conn \
           test-colo-proxy-seq test-colo-proxy-rewrite test-colo-proxy-compare
 
-.PHONY: all deps qemu lay check check-sanitize demo demo-cluster bench series \
+.PHONY: all deps qemu lay check check-sanitize check-cluster demo demo-cluster bench series \
 	series-bisect clean
 
 all: qemu
@@ -48,6 +49,9 @@ check-sanitize: lay
 
 demo: qemu
 	project/demo.sh $(BLD)
+
+check-cluster: qemu
+	project/run-tests.py $(BLD) ocf-agent cluster cluster-virtio
 
 demo-cluster: qemu
 	project/cluster/colo_cluster.py $(BLD) --demo

@@ -378,6 +378,13 @@ def fail_over(t, cl, echo, label, figures):
                       flush=True)
                 q.close()
                 print("# %s serial: %s" % (n.name, n.serial()[-300:]))
+                try:
+                    with open(n.root("/run/colo-vm/vm/qemu.log"),
+                              errors="replace") as f:
+                        print("# %s qemu.log: %s" % (n.name,
+                                                    f.read()[-600:]))
+                except OSError:
+                    pass
     t.check(rt.answer == "ok", "%s: the live TCP connection survives the "
             "death of %s" % (label, pri.name),
             "promoted %.1f s, answered %.1f s after the kill" %
