@@ -23,8 +23,8 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Run only when named (make check-cluster): the virtio-net cluster run
-# fails about one time in five at its first failover, the survivor's
-# virtio-net sending nothing (an open bug, see the README).
+# fails about one time in three at its first failover, the survivor's
+# virtio-net broken after a checkpoint (an open bug, see the README).
 EXPLICIT = {"cluster-virtio"}
 
 # A test command still running after this long has hung: fail it.
