@@ -342,13 +342,13 @@ static bool colo_cmp_ack_covered(const ColoCmpConn *cc, uint8_t flags,
                                  uint32_t ack)
 {
     return !(flags & COLO_TCP_ACK) ||
-           (cc->ack_known[SVM] && (int32_t)(cc->ack[SVM] - ack) >= 0);
+           (cc->ack_known[SVM] && !seq_before(cc->ack[SVM], ack));
 }
 
 static void colo_cmp_note_ack(ColoCmpConn *cc, int side, const ColoPacket *p)
 {
     if ((p->tcp_flags & COLO_TCP_ACK) &&
-        (!cc->ack_known[side] || (int32_t)(p->ack - cc->ack[side]) > 0)) {
+        (!cc->ack_known[side] || seq_after(p->ack, cc->ack[side]))) {
         cc->ack_known[side] = true;
         cc->ack[side] = p->ack;
     }

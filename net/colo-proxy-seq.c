@@ -98,14 +98,21 @@ static void colo_seq_sack(uint8_t *tcp, uint32_t hdr_len, uint32_t offset,
     }
 }
 
+/* The offset in @tcp of its timestamps option (RFC 7323), or 0. */
+static uint32_t colo_seq_ts_at(const uint8_t *tcp, uint32_t hdr_len)
+{
+    uint32_t i = colo_seq_option(tcp, hdr_len, TCPOPT_TS, TCPOLEN_TS);
+
+    return i && tcp[i + 1] == TCPOLEN_TS ? i : 0;
+}
+
 bool colo_seq_get_ts(const uint8_t *frame, const ColoPacket *p,
                      uint32_t *val, uint32_t *ecr)
 {
     const uint8_t *tcp = frame + p->l4_off;
-    uint32_t i = colo_seq_option(tcp, p->tcp_hdr_len, TCPOPT_TS,
-                                 TCPOLEN_TS);
+    uint32_t i = colo_seq_ts_at(tcp, p->tcp_hdr_len);
 
-    if (!i || tcp[i + 1] != TCPOLEN_TS) {
+    if (!i) {
         return false;
     }
     *val = ldl_be_p(tcp + i + 2);
@@ -117,16 +124,20 @@ void colo_seq_move_ts(uint8_t *frame, const ColoPacket *p, uint32_t val_add,
                       uint32_t ecr_sub, bool partial)
 {
     uint8_t *tcp = frame + p->l4_off;
-    uint32_t val, ecr, i;
+    uint32_t i, ecr;
 
-    if ((!val_add && !ecr_sub) || !colo_seq_get_ts(frame, p, &val, &ecr)) {
+    if (!val_add && !ecr_sub) {
         return;
     }
-    i = colo_seq_option(tcp, p->tcp_hdr_len, TCPOPT_TS, TCPOLEN_TS);
+    i = colo_seq_ts_at(tcp, p->tcp_hdr_len);
+    if (!i) {
+        return;
+    }
     if (val_add) {
-        colo_seq_set32(tcp, i + 2, val + val_add, partial);
+        colo_seq_set32(tcp, i + 2, ldl_be_p(tcp + i + 2) + val_add, partial);
     }
     /* a zero TSecr (no echo yet, RFC 7323 3.2) stays zero */
+    ecr = ldl_be_p(tcp + i + 6);
     if (ecr_sub && ecr) {
         colo_seq_set32(tcp, i + 6, ecr - ecr_sub, partial);
     }

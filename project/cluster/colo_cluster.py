@@ -214,42 +214,20 @@ class Node:
         except OSError:
             return ""
 
-    def crm_role(self):
-        """This node's instance as Pacemaker reports it."""
-        r = self.cmd("crm_resource", "--resource", "colo-vm", "--locate")
-        for line in r.stdout.splitlines():
-            if line.rstrip().split(" ")[-2:-1] == [self.name] or \
-                    (" " + self.name + " ") in line + " ":
-                return "Promoted" if "Promoted" in line else "Started"
-        return None
-
 
 class Cluster:
-    def __init__(self, build, nic, demo):
+    def __init__(self, build, nic):
         self.tag = str(os.getpid())
         self.run = tempfile.mkdtemp(prefix="colo-cluster-")
         self.host = "cl-h" + self.tag
         self.client_ns = "cl-c" + self.tag
         self.nodes = [Node(self.run, "n1", 1, self.tag),
                       Node(self.run, "n2", 2, self.tag)]
-        self.build, self.nic, self.demo = build, nic, demo
+        self.build, self.nic = build, nic
 
     def up(self):
-        h, c = self.host, self.client_ns
-        sh("ip", "netns", "add", h)
-        sh("ip", "netns", "add", c)
-        sh("ip", "link", "set", "lo", "up", ns=h)
-        sh("ip", "link", "set", "lo", "up", ns=c)
-        for br in ("br-clu", "br-ext"):
-            sh("ip", "link", "add", br, "type", "bridge", ns=h)
-            sh("ip", "link", "set", br, "up", ns=h)
-        sh("ip", "link", "add", "veth-h", "netns", h, "type", "veth",
-           "peer", "name", "veth-c", "netns", c)
-        sh("ip", "link", "set", "veth-h", "master", "br-ext", "up", ns=h)
-        sh("ethtool", "-K", "veth-h", "tx", "off", ns=h)
-        sh("ip", "addr", "add", colo_e2e.CLIENT_IP + "/24", "dev", "veth-c",
-           ns=c)
-        sh("ip", "link", "set", "veth-c", "up", ns=c)
+        h = self.host
+        colo_e2e.host_and_client(h, self.client_ns, ("br-ext", "br-clu"))
         for n in self.nodes:
             n.net(h)
         self.layer()
@@ -505,7 +483,7 @@ def main():
     guest = subprocess.run([os.path.join(TOP, "project/guest/build-guest.sh")],
                            check=True, stdout=subprocess.PIPE,
                            text=True).stdout.strip()
-    cl = Cluster(os.path.abspath(a.build), a.nic, a.demo)
+    cl = Cluster(os.path.abspath(a.build), a.nic)
     print("# logs in " + cl.run, flush=True)
     t = colo_e2e.Tap()
     figures = []

@@ -80,6 +80,28 @@ def sh(*args, ns=None, check=True):
                           stderr=subprocess.STDOUT, text=True).stdout
 
 
+def host_and_client(h, c, bridges):
+    """
+    Namespaces @h (the hosts' side, with @bridges, the first of them the
+    external network) and @c (the client, CLIENT_IP on a veth into it).
+    """
+    sh("ip", "netns", "add", h)
+    sh("ip", "netns", "add", c)
+    sh("ip", "link", "set", "lo", "up", ns=h)
+    sh("ip", "link", "set", "lo", "up", ns=c)
+    for br in bridges:
+        sh("ip", "link", "add", br, "type", "bridge", ns=h)
+        sh("ip", "link", "set", br, "up", ns=h)
+    sh("ip", "link", "add", "veth-h", "netns", h, "type", "veth",
+       "peer", "name", "veth-c", "netns", c)
+    sh("ip", "link", "set", "veth-h", "master", bridges[0], "up", ns=h)
+    # partial checksums from a virtio guest are completed in software
+    # on the way to the client, which then verifies every one
+    sh("ethtool", "-K", "veth-h", "tx", "off", ns=h)
+    sh("ip", "addr", "add", CLIENT_IP + "/24", "dev", "veth-c", ns=c)
+    sh("ip", "link", "set", "veth-c", "up", ns=c)
+
+
 class Net:
     """The namespaces, bridges, taps and veth of one run."""
 
@@ -90,22 +112,8 @@ class Net:
         self.tap_p, self.tap_s = "tapp" + tag, "taps" + tag
 
     def up(self):
-        h, c = self.host, self.client
-        sh("ip", "netns", "add", h)
-        sh("ip", "netns", "add", c)
-        sh("ip", "link", "set", "lo", "up", ns=h)
-        sh("ip", "link", "set", "lo", "up", ns=c)
-        for br in ("br-ext", "br-sec"):
-            sh("ip", "link", "add", br, "type", "bridge", ns=h)
-            sh("ip", "link", "set", br, "up", ns=h)
-        sh("ip", "link", "add", "veth-h", "netns", h, "type", "veth",
-           "peer", "name", "veth-c", "netns", c)
-        sh("ip", "link", "set", "veth-h", "master", "br-ext", "up", ns=h)
-        # partial checksums from a virtio guest are completed in software
-        # on the way to the client, which then verifies every one
-        sh("ethtool", "-K", "veth-h", "tx", "off", ns=h)
-        sh("ip", "addr", "add", CLIENT_IP + "/24", "dev", "veth-c", ns=c)
-        sh("ip", "link", "set", "veth-c", "up", ns=c)
+        h = self.host
+        host_and_client(h, self.client, ("br-ext", "br-sec"))
         for tap, br in ((self.tap_p, "br-ext"), (self.tap_s, "br-sec")):
             sh("ip", "tuntap", "add", tap, "mode", "tap", ns=h)
             sh("ip", "link", "set", tap, "master", br, "up", ns=h)
