@@ -21,7 +21,8 @@ BLD   := build/qemu
 SAN   := build/qemu-san
 QTESTS := colo-proxy-test test-filter-mirror test-filter-redirector qom-test
 UNITS  := test-colo-proxy-link test-colo-proxy-packet test-colo-proxy-conn \
-          test-colo-proxy-seq test-colo-proxy-rewrite test-colo-proxy-compare
+          test-colo-proxy-seq test-colo-proxy-rewrite test-colo-proxy-compare \
+          test-colo-proxy-http
 
 .PHONY: all deps qemu lay check check-sanitize check-cluster demo demo-cluster bench series \
 	series-bisect clean

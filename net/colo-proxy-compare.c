@@ -11,6 +11,7 @@
 #include "qemu/bswap.h"
 #include "net/colo-proxy-compare.h"
 #include "net/colo-proxy-seq.h"
+#include "net/colo-proxy-http.h"
 
 enum { PVM = 0, SVM = 1 };
 
@@ -67,6 +68,7 @@ struct ColoCmpConn {
     bool pos_known;
     uint64_t pos;                   /* both sides agree on all before it */
     uint64_t pvm_next;              /* the primary's highest end: snd_nxt */
+    uint64_t pvm_data_end;          /* ... of its data, without a FIN */
     bool syn[2];
     uint8_t syn_flags[2];
     bool fin[2];
@@ -77,6 +79,9 @@ struct ColoCmpConn {
     /* the highest ack each guest sent: the client's numbers, shared */
     bool ack_known[2];
     uint32_t ack[2];
+    /* the stream both sides agree on, on an HTTP Date port */
+    bool http_on;
+    ColoHttp http;
     QTAILQ_HEAD(, ColoCmpSeg) segs; /* sorted by start */
     uint64_t svm_bytes;             /* memory, see colo_cmp_cost() */
     /* datagrams */
@@ -453,11 +458,38 @@ static ColoCmpFrame *colo_cmp_pvm_next(ColoCmpConn *cc, ColoCmpFrame *hint)
     return colo_cmp_pvm_at(cc, cc->pos);
 }
 
+/* Both sides sent @data, @n bytes from pos: pos moves past them. */
+static void colo_cmp_pass(ColoCmp *c, ColoCmpConn *cc, const uint8_t *data,
+                          uint64_t n)
+{
+    if (cc->http_on) {
+        colo_http_feed(&cc->http, data, n);
+    }
+    cc->pos += n;
+    c->stats.matched_bytes += n;
+}
+
+/* How many bytes @a and @b, @n each, start with that are the same. */
+static uint64_t colo_cmp_common(const uint8_t *a, const uint8_t *b,
+                                uint64_t n)
+{
+    uint64_t i = 0;
+
+    if (!memcmp(a, b, n)) {
+        return n;
+    }
+    while (a[i] == b[i]) {
+        i++;
+    }
+    return i;
+}
+
 /*
  * Compare the secondary's bytes @data, stream positions [@start, @end)
  * with @start <= pos, against the primary's held frames from pos on, as
- * far as both go; pos advances over what is equal.  False on a
- * difference.  The primary's frames are looked up from the last one.
+ * far as both go; pos advances over what is equal, up to a difference.
+ * False on a difference.  The primary's frames are looked up from the
+ * last one.
  */
 static bool colo_cmp_pvm_match(ColoCmp *c, ColoCmpConn *cc,
                                const uint8_t *data, uint64_t start,
@@ -466,19 +498,103 @@ static bool colo_cmp_pvm_match(ColoCmp *c, ColoCmpConn *cc,
     ColoCmpFrame *f = colo_cmp_pvm_at(cc, cc->pos);
 
     while (f && cc->pos < end) {
+        const uint8_t *p = f->data + f->payload_off + (cc->pos - f->start);
         uint64_t n = MIN(f->end, end) - cc->pos;
+        uint64_t same = colo_cmp_common(p, data + (cc->pos - start), n);
 
-        if (memcmp(f->data + f->payload_off + (cc->pos - f->start),
-                   data + (cc->pos - start), n)) {
+        colo_cmp_pass(c, cc, p, same);
+        if (same < n) {
             return false;
         }
-        cc->pos += n;
-        c->stats.matched_bytes += n;
         if (cc->pos >= f->end) {
             f = colo_cmp_pvm_next(cc, f);
         }
     }
     return true;
+}
+
+/* The primary's bytes [@pos, @pos + @n) into @out, if all are held. */
+static bool colo_cmp_pvm_copy(ColoCmpConn *cc, uint64_t pos, uint32_t n,
+                              uint8_t *out)
+{
+    while (n) {
+        ColoCmpFrame *f = colo_cmp_pvm_at(cc, pos);
+        uint32_t k;
+
+        if (!f) {
+            return false;
+        }
+        k = MIN(f->end - pos, n);
+        memcpy(out, f->data + f->payload_off + (pos - f->start), k);
+        out += k;
+        pos += k;
+        n -= k;
+    }
+    return true;
+}
+
+/* The secondary's bytes [@pos, @pos + @n) into @out, if all are kept. */
+static bool colo_cmp_svm_copy(ColoCmpConn *cc, uint64_t pos, uint32_t n,
+                              uint8_t *out)
+{
+    while (n) {
+        ColoCmpSeg *s = colo_cmp_svm_at(cc, pos);
+        uint32_t k;
+
+        if (!s) {
+            return false;
+        }
+        k = MIN(s->end - pos, n);
+        memcpy(out, s->data + (pos - s->start), k);
+        out += k;
+        pos += k;
+        n -= k;
+    }
+    return true;
+}
+
+typedef enum ColoCmpVerdict {
+    COLO_CMP_DIFFERENT,
+    COLO_CMP_UNDECIDED,         /* what decides has not come from both */
+    COLO_CMP_EQUAL,
+} ColoCmpVerdict;
+
+/*
+ * The sides differ at pos.  In the value of an HTTP response's Date
+ * field each guest writes its own clock: equal if both are valid dates
+ * within the window, and then pos moves past the field with the
+ * primary's bytes, the ones released.
+ */
+static ColoCmpVerdict colo_cmp_http_date(ColoCmp *c, ColoCmpConn *cc)
+{
+    uint8_t a[COLO_HTTP_DATE_FIELD], b[COLO_HTTP_DATE_FIELD];
+    uint32_t need = cc->http_on ? colo_http_date_need(&cc->http) : 0;
+    uint64_t at = cc->pos;
+    int64_t delta;
+
+    if (!need) {
+        return COLO_CMP_DIFFERENT;
+    }
+    if (!colo_cmp_pvm_copy(cc, at, need, a) ||
+        !colo_cmp_svm_copy(cc, at, need, b)) {
+        return COLO_CMP_UNDECIDED;
+    }
+    if (!colo_http_date_equal(&cc->http, a, b, c->lim.http_date_window,
+                              &delta)) {
+        return COLO_CMP_DIFFERENT;
+    }
+    colo_cmp_pass(c, cc, a, need);
+    c->stats.http_date_equal++;
+    if (c->ops->date_equal) {
+        c->ops->date_equal(c->opaque, &cc->conn.key, at, delta);
+    }
+    return COLO_CMP_EQUAL;
+}
+
+/* Might a difference at pos still turn out to be none? */
+static bool colo_cmp_may_equal(ColoCmpConn *cc)
+{
+    return cc->http_on && colo_http_date_need(&cc->http);
 }
 
 /*
@@ -494,7 +610,16 @@ static bool colo_cmp_tcp_bytes(ColoCmp *c, ColoCmpConn *cc)
         uint64_t pos = cc->pos;
 
         if (!colo_cmp_pvm_match(c, cc, s->data, s->start, s->end)) {
-            return false;
+            ColoCmpVerdict v = colo_cmp_http_date(c, cc);
+
+            if (v == COLO_CMP_DIFFERENT) {
+                return false;
+            }
+            colo_cmp_svm_trim(c, cc);
+            if (v == COLO_CMP_UNDECIDED) {
+                return true;
+            }
+            continue;
         }
         colo_cmp_svm_trim(c, cc);
         if (cc->pos == pos) {
@@ -590,6 +715,8 @@ static void colo_cmp_tcp_side(ColoCmpConn *cc, int side, const ColoPacket *p,
         if (!cc->pos_known) {
             cc->pos = *start;
             cc->pos_known = true;
+            /* an HTTP stream is followed only from its first byte */
+            colo_http_init(&cc->http, fl & COLO_TCP_SYN);
         }
     }
     if ((fl & COLO_TCP_RST) && !cc->rst[side]) {
@@ -619,8 +746,10 @@ static void colo_cmp_tcp_primary(ColoCmpConn *cc, ColoCmpFrame *f,
     /* the payload of a SYN (TCP Fast Open) is not compared */
     f->end = (p->tcp_flags & COLO_TCP_SYN) ? start : start + p->payload_len;
     f->payload_off = f->vnet_len + p->payload_off;
+    /* a SYN's number is before start already; a FIN's after the data */
     cc->pvm_next = MAX(cc->pvm_next, f->end +
-                       !!(p->tcp_flags & (COLO_TCP_SYN | COLO_TCP_FIN)));
+                       !!(p->tcp_flags & COLO_TCP_FIN));
+    cc->pvm_data_end = MAX(cc->pvm_data_end, f->end);
 }
 
 static void colo_cmp_tcp_secondary(ColoCmp *c, ColoCmpConn *cc,
@@ -658,9 +787,11 @@ static void colo_cmp_tcp_secondary(ColoCmp *c, ColoCmpConn *cc,
         /*
          * The usual case: next in the stream, and the primary's frames
          * are there already.  Compare in place; keep only what they do
-         * not cover yet.
+         * not cover yet, or what follows a difference that may turn out
+         * to be none (colo_cmp_tcp_bytes() decides).
          */
-        if (!colo_cmp_pvm_match(c, cc, data, start, end)) {
+        if (!colo_cmp_pvm_match(c, cc, data, start, end) &&
+            !colo_cmp_may_equal(cc)) {
             colo_cmp_mismatch(c, cc, COLO_CMP_MISMATCH_PAYLOAD);
             return;
         }
@@ -895,6 +1026,7 @@ static void colo_cmp_tcp_restart(ColoCmp *c, ColoCmpConn *cc)
     cc->pos_known = false;
     cc->pos = 0;
     cc->pvm_next = 0;
+    cc->pvm_data_end = 0;
     memset(cc->syn, 0, sizeof(cc->syn));
     memset(cc->fin, 0, sizeof(cc->fin));
     memset(cc->rst, 0, sizeof(cc->rst));
@@ -905,6 +1037,17 @@ static void colo_cmp_tcp_restart(ColoCmp *c, ColoCmpConn *cc)
     if (!QTAILQ_EMPTY(&cc->held) && !cc->mismatched) {
         colo_cmp_mismatch(c, cc, COLO_CMP_MISMATCH_FLAGS);
     }
+}
+
+/* Is @port, the guest's, one whose HTTP Date fields may differ? */
+static bool colo_cmp_http_port(ColoCmp *c, uint16_t port)
+{
+    for (int i = 0; i < COLO_CMP_HTTP_DATE_PORTS; i++) {
+        if (port && c->lim.http_date_ports[i] == port) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /*
@@ -927,6 +1070,7 @@ static ColoCmpConn *colo_cmp_conn(ColoCmp *c, const ColoPacket *p,
         QTAILQ_INIT(&cc->dgrams);
         cc->tcp = p->kind == COLO_PKT_TCP;
         cc->svm_flag_ns = INT64_MAX;
+        cc->http_on = cc->tcp && colo_cmp_http_port(c, p->sport);
     }
     if (pvm && cc->tcp && colo_conn_track(&cc->conn, p, side)) {
         colo_cmp_tcp_restart(c, cc);
@@ -1010,11 +1154,11 @@ static bool colo_cmp_tcp_pass(ColoCmp *c, ColoCmpConn *cc,
                 return false;
             }
         }
-        cc->pos = end;
-        c->stats.matched_bytes += end - start;
+        colo_cmp_pass(c, cc, data, end - start);
         colo_cmp_svm_trim(c, cc);
     }
     cc->pvm_next = MAX(cc->pvm_next, end);
+    cc->pvm_data_end = MAX(cc->pvm_data_end, end);
     return true;
 }
 
@@ -1109,6 +1253,30 @@ void colo_cmp_ingress(ColoCmp *c, const uint8_t *buf, uint32_t len,
     }
 }
 
+/*
+ * A checkpoint releases what the primary holds: the HTTP parser reads it
+ * as if both sides had sent it.  A part of the stream released unread
+ * (past twice a bound) leaves the parser lost.
+ */
+static void colo_cmp_http_catch_up(void *opaque, ColoConn *conn)
+{
+    ColoCmpConn *cc = (ColoCmpConn *)conn;
+    uint64_t at = cc->pos;
+    ColoCmpFrame *f;
+
+    if (!cc->http_on || !cc->pos_known || colo_http_off(&cc->http)) {
+        return;
+    }
+    while ((f = colo_cmp_pvm_at(cc, at))) {
+        colo_http_feed(&cc->http, f->data + f->payload_off + (at - f->start),
+                       f->end - at);
+        at = f->end;
+    }
+    if (at < cc->pvm_data_end) {
+        colo_http_init(&cc->http, false);
+    }
+}
+
 /* After a checkpoint both VMs stand at the primary's snd_nxt. */
 static void colo_cmp_reset(void *opaque, ColoConn *conn)
 {
@@ -1136,6 +1304,7 @@ static void colo_cmp_flush(ColoCmp *c, uint64_t *counter)
 {
     ColoCmpFrame *f;
 
+    colo_conn_foreach(c->conns, colo_cmp_http_catch_up, c);
     while ((f = QTAILQ_FIRST(&c->all))) {
         (*counter)++;
         colo_cmp_send(c, f);

@@ -11,6 +11,7 @@
  * both sides' data [a, b) must be the same bytes, whatever the segments
  * that carried it, and SYN, FIN and RST must agree.  IP ID, TTL,
  * checksums, TCP window, timestamps and other options are never compared;
+ * on the ports configured for it, HTTP responses' Date values may differ;
  * the secondary's sequence numbers reach the primary already translated
  * (colo-proxy-rewrite.c), only its SYN carries its own ISN.  UDP, ICMP
  * and other IP protocols are compared datagram by datagram in order, by
@@ -47,6 +48,9 @@ typedef enum ColoCmpReason {
     COLO_CMP_REASON__MAX,
 } ColoCmpReason;
 
+/* The guest's TCP ports whose HTTP Date fields may differ, at most. */
+#define COLO_CMP_HTTP_DATE_PORTS 8
+
 typedef struct ColoCmpLimits {
     /* byte bounds count memory: a copy's block and its bookkeeping */
     uint32_t conn_frames;       /* primary frames held per connection */
@@ -58,6 +62,13 @@ typedef struct ColoCmpLimits {
     uint32_t max_conns;
     int64_t timeout_ns;         /* compare timeout */
     int64_t closed_grace_ns;    /* closed connections kept this long */
+    /*
+     * HTTP/1.x responses from these ports of the guest may differ in the
+     * value of a Date field, by @http_date_window seconds at most: the
+     * primary's is released (see colo-proxy-http.h).  Port 0 is none.
+     */
+    uint16_t http_date_ports[COLO_CMP_HTTP_DATE_PORTS];
+    uint32_t http_date_window;
 } ColoCmpLimits;
 
 /* A primary frame, held until it can be released. */
@@ -89,6 +100,7 @@ typedef struct ColoCmpStats {
     uint64_t malformed;         /* frames compared whole: malformed */
     uint64_t requests[COLO_CMP_REASON__MAX];
     uint64_t evictions;
+    uint64_t http_date_equal;   /* Date fields that differed, let pass */
 } ColoCmpStats;
 
 typedef struct ColoCmp ColoCmp;
@@ -101,6 +113,13 @@ typedef struct ColoCmpOps {
     /* Ask for a checkpoint; @conn may be NULL (total bounds). */
     void (*request)(void *opaque, ColoCmpReason why,
                     const ColoConnKey *conn);
+    /*
+     * Optional: the two guests' HTTP Date fields at stream position @pos
+     * of @conn differed by @delta seconds (the secondary's less the
+     * primary's) and were treated as equal.
+     */
+    void (*date_equal)(void *opaque, const ColoConnKey *conn, uint64_t pos,
+                       int64_t delta);
 } ColoCmpOps;
 
 ColoCmp *colo_cmp_new(const ColoCmpLimits *lim, uint32_t seed,

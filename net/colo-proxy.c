@@ -59,6 +59,7 @@ enum {
     COLO_PROXY_MAX_HELD_DEFAULT = 16384,            /* frames */
     COLO_PROXY_MAX_CONN_HELD_DEFAULT = 2048,        /* frames */
     COLO_PROXY_MAX_CONNS_DEFAULT = 65536,
+    COLO_PROXY_HTTP_DATE_WINDOW_DEFAULT = 2,        /* s */
     /* A closed connection's entry stays while used, and this long (ms). */
     COLO_PROXY_CLOSED_GRACE_MS = 10000,
     /* At most one warning of refused connections this often (ms). */
@@ -151,6 +152,9 @@ struct ColoProxyState {
     uint64_t max_ahead;
     uint64_t max_ahead_total;
     uint32_t max_conns;
+    char *http_date_ports;
+    uint16_t http_date_port[COLO_CMP_HTTP_DATE_PORTS];
+    uint32_t http_date_window;
 
     /* set up by colo_proxy_setup() */
     SocketAddress *link_addr;
@@ -419,29 +423,37 @@ static void colo_proxy_cmp_release(void *opaque, const uint8_t *buf,
                        flags);
 }
 
+/* A connection as "A:P-B:P/PROTO" (or its ethertype), for people. */
+static char *colo_proxy_conn_str(const ColoConnKey *key)
+{
+    char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+    int af;
+
+    if (!key) {
+        return NULL;
+    }
+    if (!key->ip_version) {
+        return g_strdup_printf("ethertype 0x%04x", key->port[0]);
+    }
+    af = key->ip_version == 6 ? AF_INET6 : AF_INET;
+    inet_ntop(af, key->addr[0], a, sizeof(a));
+    inet_ntop(af, key->addr[1], b, sizeof(b));
+    return g_strdup_printf("%s%s%s:%u-%s%s%s:%u/%u",
+                           af == AF_INET6 ? "[" : "", a,
+                           af == AF_INET6 ? "]" : "", key->port[0],
+                           af == AF_INET6 ? "[" : "", b,
+                           af == AF_INET6 ? "]" : "", key->port[1],
+                           key->proto);
+}
+
 /* The comparison asks for a checkpoint (primary). */
 static void colo_proxy_cmp_request(void *opaque, ColoCmpReason why,
                                    const ColoConnKey *key)
 {
     ColoProxyState *s = opaque;
     const char *id = object_get_canonical_path_component(OBJECT(s));
-    g_autofree char *conn = NULL;
+    g_autofree char *conn = colo_proxy_conn_str(key);
 
-    if (key && key->ip_version) {
-        char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
-        int af = key->ip_version == 6 ? AF_INET6 : AF_INET;
-
-        inet_ntop(af, key->addr[0], a, sizeof(a));
-        inet_ntop(af, key->addr[1], b, sizeof(b));
-        conn = g_strdup_printf("%s%s%s:%u-%s%s%s:%u/%u",
-                               af == AF_INET6 ? "[" : "", a,
-                               af == AF_INET6 ? "]" : "", key->port[0],
-                               af == AF_INET6 ? "[" : "", b,
-                               af == AF_INET6 ? "]" : "", key->port[1],
-                               key->proto);
-    } else if (key) {
-        conn = g_strdup_printf("ethertype 0x%04x", key->port[0]);
-    }
     trace_colo_proxy_checkpoint_request(id, colo_cmp_reason_str(why),
                                         conn ? conn : "");
     qapi_event_send_colo_proxy_checkpoint_request(id,
@@ -457,9 +469,24 @@ static void colo_proxy_cmp_request(void *opaque, ColoCmpReason why,
     }
 }
 
+/* Two HTTP Date values were let pass as equal (primary). */
+static void colo_proxy_cmp_date_equal(void *opaque, const ColoConnKey *key,
+                                      uint64_t pos, int64_t delta)
+{
+    ColoProxyState *s = opaque;
+
+    if (trace_event_get_state_backends(TRACE_COLO_PROXY_CMP_DATE_EQUAL)) {
+        g_autofree char *conn = colo_proxy_conn_str(key);
+
+        trace_colo_proxy_cmp_date_equal(
+            object_get_canonical_path_component(OBJECT(s)), conn, pos, delta);
+    }
+}
+
 static const ColoCmpOps colo_proxy_cmp_ops = {
     .release = colo_proxy_cmp_release,
     .request = colo_proxy_cmp_request,
+    .date_equal = colo_proxy_cmp_date_equal,
 };
 
 /* ---- the secondary's translation ---- */
@@ -1129,8 +1156,11 @@ static void colo_proxy_cmp_setup(ColoProxyState *s, uint32_t seed)
         .max_conns = s->max_conns,
         .timeout_ns = (int64_t)s->compare_timeout * SCALE_MS,
         .closed_grace_ns = (int64_t)COLO_PROXY_CLOSED_GRACE_MS * SCALE_MS,
+        .http_date_window = s->http_date_window,
     };
 
+    memcpy(lim.http_date_ports, s->http_date_port,
+           sizeof(lim.http_date_ports));
     s->cmp = colo_cmp_new(&lim, seed ^ 0x9e3779b9, &colo_proxy_cmp_ops, s);
 }
 
@@ -1297,6 +1327,7 @@ static void colo_proxy_cmp_info(ColoCmp *cmp, ColoProxyStats *st)
     st->secondary_dropped = cs->svm_dropped;
     st->malformed = cs->malformed;
     st->evictions = cs->evictions;
+    st->http_date_equal = cs->http_date_equal;
     r->mismatch_payload = cs->requests[COLO_CMP_MISMATCH_PAYLOAD];
     r->mismatch_flags = cs->requests[COLO_CMP_MISMATCH_FLAGS];
     r->mismatch_frame = cs->requests[COLO_CMP_MISMATCH_FRAME];
@@ -1605,6 +1636,52 @@ static void colo_proxy_set_tls_creds(Object *obj, const char *value,
     s->tls_creds = g_strdup(value);
 }
 
+static char *colo_proxy_get_http_date_ports(Object *obj, Error **errp)
+{
+    return g_strdup(COLO_PROXY(obj)->http_date_ports);
+}
+
+/* "PORT[:PORT]...": up to COLO_CMP_HTTP_DATE_PORTS of them; "" for none */
+static bool colo_proxy_parse_ports(const char *value, uint16_t *port,
+                                   Error **errp)
+{
+    g_auto(GStrv) parts = g_strsplit(value, ":", -1);
+    int n = *value ? g_strv_length(parts) : 0;
+
+    if (n > COLO_CMP_HTTP_DATE_PORTS) {
+        error_setg(errp, "property 'http-date-ports' takes at most %d ports",
+                   COLO_CMP_HTTP_DATE_PORTS);
+        return false;
+    }
+    memset(port, 0, sizeof(*port) * COLO_CMP_HTTP_DATE_PORTS);
+    for (int i = 0; i < n; i++) {
+        uint64_t v;
+
+        if (qemu_strtou64(parts[i], NULL, 10, &v) < 0 || !v || v > 65535) {
+            error_setg(errp, "property 'http-date-ports': '%s' is not a "
+                       "TCP port", parts[i]);
+            return false;
+        }
+        port[i] = v;
+    }
+    return true;
+}
+
+static void colo_proxy_set_http_date_ports(Object *obj, const char *value,
+                                           Error **errp)
+{
+    ColoProxyState *s = COLO_PROXY(obj);
+    uint16_t port[COLO_CMP_HTTP_DATE_PORTS];
+
+    if (!colo_proxy_settable(obj, "http-date-ports", errp) ||
+        !colo_proxy_parse_ports(value, port, errp)) {
+        return;
+    }
+    memcpy(s->http_date_port, port, sizeof(port));
+    g_free(s->http_date_ports);
+    s->http_date_ports = g_strdup(value);
+}
+
 static char *colo_proxy_get_tls_authz(Object *obj, Error **errp)
 {
     return g_strdup(COLO_PROXY(obj)->tls_authz);
@@ -1712,6 +1789,10 @@ static const ColoProxyUintProp colo_proxy_uint_props[] = {
     { "max-connections", "connections tracked, at most",
       offsetof(ColoProxyState, max_conns), false, 16, 1 << 24,
       COLO_PROXY_MAX_CONNS_DEFAULT },
+    { "http-date-window", "seconds two HTTP Date values on the "
+      "http-date-ports may be apart and still be equal",
+      offsetof(ColoProxyState, http_date_window), false, 0, 86400,
+      COLO_PROXY_HTTP_DATE_WINDOW_DEFAULT },
 };
 
 static void colo_proxy_get_uint(Object *obj, Visitor *v, const char *name,
@@ -1769,6 +1850,7 @@ static void colo_proxy_finalize(Object *obj)
     g_free(s->tls_creds);
     g_free(s->tls_authz);
     g_free(s->notify_dev);
+    g_free(s->http_date_ports);
 }
 
 static void colo_proxy_class_init(ObjectClass *oc, void *data)
@@ -1811,6 +1893,14 @@ static void colo_proxy_class_init(ObjectClass *oc, void *data)
                                    colo_proxy_set_vnet_hdr);
     object_class_property_set_description(oc, "vnet-hdr-support",
         "frames carry a virtio-net header; both proxies must agree");
+    object_class_property_add_str(oc, "http-date-ports",
+                                  colo_proxy_get_http_date_ports,
+                                  colo_proxy_set_http_date_ports);
+    object_class_property_set_description(oc, "http-date-ports",
+        "primary: PORT[:PORT]..., TCP ports of HTTP/1.x servers in the guest "
+        "whose responses' Date values may differ between the two guests by "
+        "http-date-window seconds; the primary's is released (default: "
+        "none)");
     for (size_t i = 0; i < ARRAY_SIZE(colo_proxy_uint_props); i++) {
         const ColoProxyUintProp *p = &colo_proxy_uint_props[i];
 

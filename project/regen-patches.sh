@@ -34,7 +34,8 @@ maint = {
         "tests/unit/test-colo-proxy-seq.c",
         "tests/unit/test-colo-proxy-rewrite.c",
         "tests/qtest/colo-proxy-frames.*"],
-    4: ["net/colo-proxy-compare.*", "tests/unit/test-colo-proxy-compare.c"],
+    4: ["net/colo-proxy-compare.*", "tests/unit/test-colo-proxy-compare.c",
+        "net/colo-proxy-http.*", "tests/unit/test-colo-proxy-http.c"],
     5: ["net/colo-proxy.c", "net/colo-proxy.h", "net/colo-proxy-io.*",
         "net/colo-proxy-notify.*",
         "docs/colo-proxy.txt"],
@@ -45,7 +46,7 @@ units = {
     2: ["test-colo-proxy-link"],
     3: ["test-colo-proxy-packet", "test-colo-proxy-conn", "test-colo-proxy-seq",
         "test-colo-proxy-rewrite"],
-    4: ["test-colo-proxy-compare"],
+    4: ["test-colo-proxy-http", "test-colo-proxy-compare"],
 }
 
 s = open(P + "/MAINTAINERS").read()

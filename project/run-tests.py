@@ -40,6 +40,7 @@ UNITS = [
     "test-colo-proxy-seq",
     "test-colo-proxy-rewrite",
     "test-colo-proxy-compare",
+    "test-colo-proxy-http",
 ]
 
 QTESTS = [

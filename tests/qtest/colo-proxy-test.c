@@ -167,6 +167,17 @@ static const RejectCase reject_cases[] = {
       "'addr': ':9000', 'link-timeout': 5", "'link-timeout' must be" },
     { "max-held-zero", "'netdev': 'hn0', 'mode': 'secondary', "
       "'addr': ':9000', 'max-held': 0", "'max-held' must be" },
+    { "http-date-port-0", "'netdev': 'hn0', 'mode': 'secondary', "
+      "'addr': ':9000', 'http-date-ports': '80:0'", "'0' is not a TCP port" },
+    { "http-date-port-name", "'netdev': 'hn0', 'mode': 'secondary', "
+      "'addr': ':9000', 'http-date-ports': 'http'",
+      "'http' is not a TCP port" },
+    { "http-date-ports-many", "'netdev': 'hn0', 'mode': 'secondary', "
+      "'addr': ':9000', 'http-date-ports': '1:2:3:4:5:6:7:8:9'",
+      "at most 8 ports" },
+    { "http-date-window-big", "'netdev': 'hn0', 'mode': 'secondary', "
+      "'addr': ':9000', 'http-date-window': 86401",
+      "'http-date-window' must be" },
     { "notify-dev-secondary", "'netdev': 'hn0', 'mode': 'secondary', "
       "'addr': ':9000', 'notify-dev': 'c0'",
       "'notify-dev' is for the primary" },
@@ -734,6 +745,50 @@ static void test_cmp_one_byte(void)
     cp_expect(p.pri.net_fd, a);
     g_assert_cmpuint(cp_stat(p.pri.qts, "released-checkpoint"), ==, 1);
     cp_pair_stop(&p);
+}
+
+#define HTTP_RESPONSE(date, body) \
+    "HTTP/1.1 200 OK\r\nDate: " date "\r\nContent-Length: 5\r\n\r\n" body
+
+/*
+ * An HTTP response whose Date differs by a second: released without a
+ * checkpoint on an http-date-ports port, not on another, and a byte of
+ * the body still counts.
+ */
+static void test_cmp_http_date(const void *opaque)
+{
+    const char *svm = opaque;
+    static const char pvm[] = HTTP_RESPONSE("Tue, 01 Dec 2026 05:57:13 GMT",
+                                            "hello");
+    bool same_body = !strcmp(svm + strlen(svm) - 5, "hello");
+    CpFlow vm = cp_flow(false, 0, 80, 40000);
+    g_autoptr(GByteArray) syn = cp_frame_tcp(&vm, 999, 1, CP_TCP_SYN |
+                                             CP_TCP_ACK, NULL, 0);
+    g_autoptr(GByteArray) a = cp_frame_tcp(&vm, 1000, 1, CP_TCP_ACK, pvm,
+                                           strlen(pvm));
+    g_autoptr(GByteArray) b = cp_frame_tcp(&vm, 1000, 1, CP_TCP_ACK, svm,
+                                           strlen(svm));
+    CpPair p;
+
+    for (int on = 0; on < 2; on++) {
+        cp_pair_start(&p, on ? "http-date-ports=8080:80" : NULL, NULL);
+        cp_send(p.pri.guest_fd, syn);
+        cp_send(p.sec.guest_fd, syn);
+        cp_expect(p.pri.net_fd, syn);
+        cp_send(p.pri.guest_fd, a);
+        cp_send(p.sec.guest_fd, b);
+        if (on && same_body) {
+            cp_expect(p.pri.net_fd, a);
+            g_assert_cmpuint(cp_stat(p.pri.qts, "http-date-equal"), ==, 1);
+            g_assert_cmpuint(requests(p.pri.qts), ==, 0);
+        } else {
+            g_autofree char *why = wait_request(p.pri.qts);
+
+            g_assert_cmpstr(why, ==, "mismatch-payload");
+            g_assert_cmpuint(cp_stat(p.pri.qts, "held-frames"), ==, 1);
+        }
+        cp_pair_stop(&p);
+    }
 }
 
 /* Nothing from the secondary: the compare timeout asks for a checkpoint. */
@@ -1568,7 +1623,8 @@ static const struct {
     { "max-held", "100" }, { "max-held-bytes", "1048576" },
     { "max-conn-held", "100" }, { "max-conn-held-bytes", "1048576" },
     { "max-ahead", "1048576" }, { "max-ahead-total", "1048576" },
-    { "max-connections", "100" }, { "netdev", "'hn1'" },
+    { "max-connections", "100" }, { "http-date-ports", "'80'" },
+    { "http-date-window", "10" }, { "netdev", "'hn1'" },
     { "queue", "'rx'" }, { "status", "'off'" }, { "position", "'head'" },
     { "insert", "'before'" },
 };
@@ -2236,6 +2292,12 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/link/tcp", test_link_tcp);
     qtest_add_func("/colo-proxy/compare/segmentation", test_cmp_segmentation);
     qtest_add_func("/colo-proxy/compare/one-byte", test_cmp_one_byte);
+    qtest_add_data_func("/colo-proxy/compare/http-date",
+                        HTTP_RESPONSE("Tue, 01 Dec 2026 05:57:14 GMT", "hello"),
+                        test_cmp_http_date);
+    qtest_add_data_func("/colo-proxy/compare/http-date-body",
+                        HTTP_RESPONSE("Tue, 01 Dec 2026 05:57:14 GMT", "hellO"),
+                        test_cmp_http_date);
     qtest_add_func("/colo-proxy/compare/timeout", test_cmp_timeout);
     qtest_add_func("/colo-proxy/compare/queue-bound", test_cmp_queue_bound);
     qtest_add_func("/colo-proxy/compare/arp-ipv6", test_cmp_arp_ipv6);

@@ -461,6 +461,19 @@ static void case_midstream(T *t)
     expect(t, "1 ", NONE, 0);
 }
 
+/*
+ * A checkpoint right after the SYN: compared again from the first byte
+ * of data, not from the one after it.
+ */
+static void case_syn_checkpoint(T *t)
+{
+    handshake(t);
+    colo_cmp_checkpoint(t->c);
+    P(t, 2, PA, 1, 10);
+    S_flip(t, PA, 1, 10, 0);
+    expect(t, "1 ", COLO_CMP_MISMATCH_PAYLOAD, 1);
+}
+
 typedef void Case(T *t);
 
 static void run_case(const void *opaque)
@@ -473,6 +486,206 @@ static void run_case(const void *opaque)
         t_init(&t, isns[i], isns[(i + 1) % G_N_ELEMENTS(isns)] ^ 0x5a5a,
                NULL);
         fn(&t);
+        t_free(&t);
+    }
+}
+
+/* ---- HTTP Date fields ---- */
+
+/*
+ * ISNs that put the 2^32 wrap before the stream, inside the first
+ * response's Date value and inside the second response.
+ */
+static const uint32_t http_isns[] = {
+    0, UINT32_MAX, UINT32_MAX - 39, UINT32_MAX - 130
+};
+
+static const ColoCmpLimits http_limits = {
+    .conn_frames = 64, .conn_bytes = 1 << 20,
+    .total_frames = 256, .total_bytes = 4 << 20,
+    .svm_bytes = 1 << 20, .svm_total = 4 << 20, .max_conns = 64,
+    .timeout_ns = 1000,
+    .closed_grace_ns = 5000,
+    .http_date_ports = { 8080, 80 },
+    .http_date_window = 5,
+};
+
+#define D1 "Tue, 01 Dec 2026 05:57:13 GMT"
+#define D2 "Tue, 01 Dec 2026 05:57:14 GMT"
+#define D7 "Tue, 01 Dec 2026 05:57:20 GMT"
+#define D9 "Tue, 01 Dec 2026 05:57:22 GMT"
+#define R200 "HTTP/1.1 200 OK\r\n"
+#define RESP(d, body) R200 "Date: " d "\r\nContent-Length: 5\r\n\r\n" body
+
+/* Stream bytes [@from, @from + @len) of @s, as frame @id of a side. */
+static void text(T *t, bool pvm, uint16_t id, const char *s, size_t from,
+                 size_t len)
+{
+    g_autoptr(GByteArray) b = cp_frame_tcp(&t->vm, t->pisn + 1 + from, 1, PA,
+                                           (const uint8_t *)s + from, len);
+
+    stw_be_p(id_field(b->data), pvm ? id : 0xffff);
+    if (pvm) {
+        colo_cmp_primary(t->c, b->data, b->len, 0, 0, t->now);
+    } else {
+        colo_cmp_secondary(t->c, b->data, b->len, 0, t->now);
+    }
+}
+
+/*
+ * All of @s in segments of @step bytes from frame @id on, in order or
+ * the last first; the released list they make, appended to @ids.
+ */
+static void text_split(T *t, bool pvm, uint16_t id, const char *s,
+                       size_t step, bool reverse, GString *ids)
+{
+    size_t len = strlen(s), n = DIV_ROUND_UP(len, step);
+
+    for (size_t i = 0; i < n; i++) {
+        size_t k = reverse ? n - 1 - i : i;
+
+        text(t, pvm, id + k, s, k * step, MIN(step, len - k * step));
+    }
+    for (size_t k = 0; ids && k < n; k++) {
+        g_string_append_printf(ids, "%zu ", id + k);
+    }
+}
+
+typedef struct HttpCase {
+    const char *pvm;
+    const char *svm;
+    size_t pvm_step, svm_step;
+    bool svm_first, svm_reverse;
+    uint16_t port;              /* the guest's; 80 if 0 */
+    bool off;                   /* default limits: the rule is off */
+    unsigned equal;             /* Date fields treated as equal */
+    bool pass;                  /* all released, no checkpoint asked for */
+} HttpCase;
+
+static const HttpCase http_cases[] = {
+    /* equal but for the dates, whatever the segments and their order */
+    { RESP(D1, "hello"), RESP(D2, "hello"), 1000, 1000, .equal = 1,
+      .pass = true },
+    { RESP(D2, "hello"), RESP(D1, "hello"), 7, 5, .equal = 1, .pass = true },
+    { RESP(D1, "hello"), RESP(D2, "hello"), 3, 11, true, true, .equal = 1,
+      .pass = true },
+    { RESP(D1, "hello"), RESP(D2, "hello"), 2, 1, false, true, .equal = 1,
+      .pass = true },
+    /* pipelined, HTTP/1.0, port 8080 */
+    { RESP(D1, "hello") RESP(D9, "world"), RESP(D2, "hello") RESP(D7, "world"),
+      13, 17, .equal = 2, .pass = true },
+    { "HTTP/1.0 200 OK\r\nDate: " D1 "\r\n\r\nbody",
+      "HTTP/1.0 200 OK\r\nDate: " D2 "\r\n\r\nbody", 9, 4, .equal = 1,
+      .pass = true },
+    { RESP(D1, "hello"), RESP(D2, "hello"), 6, 6, .port = 8080, .equal = 1,
+      .pass = true },
+    /* a byte of the body, past the window, invalid, another length */
+    { RESP(D1, "hello"), RESP(D2, "hellO"), 1000, 1000, .equal = 1 },
+    { RESP(D1, "hello"), RESP(D9, "hello"), 1000, 1000 },
+    { RESP(D1, "hello"), RESP("Tue, 01 Dec 2026 05:57:1x GMT", "hello"),
+      1000, 1000 },
+    { RESP(D1, "hello"), RESP("Tue, 1 Dec 2026 05:57:14 GMT", "hello"),
+      1000, 1000 },
+    /* off by default and on other ports */
+    { RESP(D1, "hello"), RESP(D2, "hello"), 1000, 1000, .off = true },
+    { RESP(D1, "hello"), RESP(D2, "hello"), 1000, 1000, .port = 81 },
+    /* "Date:" in a chunk, in a body to the end, in no HTTP at all */
+    { R200 "Transfer-Encoding: chunked\r\n\r\n27\r\n\r\nDate: " D1 "\r\n"
+      "\r\n0\r\n\r\n",
+      R200 "Transfer-Encoding: chunked\r\n\r\n27\r\n\r\nDate: " D2 "\r\n"
+      "\r\n0\r\n\r\n", 10, 10 },
+    { "HTTP/1.0 200 OK\r\n\r\nHTTP/1.0 200 OK\r\nDate: " D1 "\r\n",
+      "HTTP/1.0 200 OK\r\n\r\nHTTP/1.0 200 OK\r\nDate: " D2 "\r\n",
+      1000, 1000 },
+    { "+OK\r\nDate: " D1 "\r\n", "+OK\r\nDate: " D2 "\r\n", 1000, 1000 },
+};
+
+/*
+ * Each side's stream in segments; all released with no request if the
+ * two differ only in Date values treated as equal, else one
+ * mismatch-payload request.
+ */
+static void run_http_case(const void *opaque)
+{
+    const HttpCase *hc = opaque;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(http_isns); i++) {
+        g_autoptr(GString) ids = g_string_new("1 ");
+        T t;
+
+        t_init(&t, http_isns[i], http_isns[i] ^ 0x5a5a,
+               hc->off ? NULL : &http_limits);
+        if (hc->port) {
+            t.vm = cp_flow(false, 0, hc->port, 40000);
+        }
+        handshake(&t);
+        if (hc->svm_first) {
+            text_split(&t, false, 0, hc->svm, hc->svm_step, hc->svm_reverse,
+                       NULL);
+        }
+        text_split(&t, true, 2, hc->pvm, hc->pvm_step, false, ids);
+        if (!hc->svm_first) {
+            text_split(&t, false, 0, hc->svm, hc->svm_step, hc->svm_reverse,
+                       NULL);
+        }
+        g_assert_cmpuint(colo_cmp_stats(t.c)->http_date_equal, ==,
+                         hc->equal);
+        if (hc->pass) {
+            expect(&t, ids->str, NONE, 0);
+        } else {
+            g_assert_cmpuint(t.requests[COLO_CMP_MISMATCH_PAYLOAD], ==, 1);
+        }
+        t_free(&t);
+    }
+}
+
+/*
+ * A checkpoint inside a response's header section: the parser reads what
+ * it releases, and the next response's Date may differ.
+ */
+static void test_http_checkpoint(void)
+{
+    static const char r1[] = RESP(D1, "hello");
+    static const char r2[] = RESP(D1, "world");
+    static const char r2s[] = RESP(D2, "world");
+
+    for (size_t i = 0; i < G_N_ELEMENTS(http_isns); i++) {
+        T t;
+
+        t_init(&t, http_isns[i], http_isns[i] ^ 0x5a5a, &http_limits);
+        handshake(&t);
+        text(&t, true, 2, r1, 0, 10);
+        colo_cmp_checkpoint(t.c);
+        text(&t, true, 3, r1, 10, strlen(r1) - 10);
+        text(&t, false, 0, r1, 10, strlen(r1) - 10);
+        t.pisn += strlen(r1);
+        text(&t, true, 4, r2, 0, strlen(r2));
+        text(&t, false, 0, r2s, 0, strlen(r2s));
+        expect(&t, "1 2 3 4 ", NONE, 0);
+        g_assert_cmpuint(colo_cmp_stats(t.c)->http_date_equal, ==, 1);
+        t_free(&t);
+    }
+}
+
+/* One side's Date value comes only in part: held until the timeout. */
+static void test_http_undecided(void)
+{
+    static const char r[] = RESP(D1, "hello"), rs[] = RESP(D2, "hello");
+
+    for (size_t i = 0; i < G_N_ELEMENTS(http_isns); i++) {
+        T t;
+
+        t_init(&t, http_isns[i], http_isns[i] ^ 0x5a5a, &http_limits);
+        handshake(&t);
+        text(&t, true, 2, r, 0, strlen(r));
+        text(&t, false, 0, rs, 0, 40);
+        expect(&t, "1 ", NONE, 0);
+        t.now += http_limits.timeout_ns;
+        colo_cmp_tick(t.c, t.now);
+        g_assert_cmpstr(t.released->str, ==, "1 ");
+        g_assert_cmpuint(colo_cmp_stats(t.c)->requests[COLO_CMP_TIMEOUT] +
+                         colo_cmp_stats(t.c)->requests[COLO_CMP_SECONDARY_ONLY],
+                         ==, 1);
         t_free(&t);
     }
 }
@@ -1065,6 +1278,7 @@ int main(int argc, char **argv)
         { "syn-flags", case_syn_flags },
         { "midstream", case_midstream },
         { "stale-fin", case_stale_fin },
+        { "syn-checkpoint", case_syn_checkpoint },
     };
 
     g_test_init(&argc, &argv, NULL);
@@ -1073,6 +1287,15 @@ int main(int argc, char **argv)
                                                 cases[i].name);
         g_test_add_data_func(path, cases[i].fn, run_case);
     }
+    for (size_t i = 0; i < G_N_ELEMENTS(http_cases); i++) {
+        g_autofree char *path = g_strdup_printf(
+            "/colo-proxy-compare/http-date/%zu", i);
+        g_test_add_data_func(path, &http_cases[i], run_http_case);
+    }
+    g_test_add_func("/colo-proxy-compare/http-date/checkpoint",
+                    test_http_checkpoint);
+    g_test_add_func("/colo-proxy-compare/http-date/undecided",
+                    test_http_undecided);
     g_test_add_func("/colo-proxy-compare/tcp6-vlan", test_tcp6_vlan);
     g_test_add_func("/colo-proxy-compare/udp", test_udp);
     g_test_add_func("/colo-proxy-compare/kinds", test_kinds);
