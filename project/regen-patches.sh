@@ -108,6 +108,7 @@ PY
     project/mkdiff.sh "$P" "$W" "$diff" "$@" > /dev/null
 }
 
+step 0 patches/00-system-cpu-timers-load.diff system/cpu-timers.c
 step 1 patches/01-jhash-jhash2.diff include/qemu/jhash.h
 step 2 patches/02-net-colo-proxy-link-codec.diff tests/unit/meson.build MAINTAINERS
 step 3 patches/03-net-colo-proxy-core.diff tests/unit/meson.build MAINTAINERS

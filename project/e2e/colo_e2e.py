@@ -56,6 +56,10 @@ MAC = "52:54:00:12:34:56"
 BOOT_S = 300
 STEP_S = 120
 MEASURE = False
+# --proxy-option KEY=VALUE: properties of both colo-proxy objects
+PROXY_OPTIONS = {}
+WORKLOADS = None
+CHECKPOINT_DELAY = None         # --checkpoint-delay MS
 
 
 
@@ -163,6 +167,7 @@ class Vm:
                 # the last -trace's file= is the one QEMU keeps
                 "-trace", "enable=colo_send_message",
                 "-trace", "enable=colo_proxy_checkpoint_request",
+                "-trace", "enable=colo_proxy_cmp_date_equal",
                 "-trace", "enable=colo_vm_state_change,file=" + self.trace,
                 "-msg", "timestamp=on"]
         # the link over TCP, protected as the docs say: TLS with a
@@ -179,6 +184,7 @@ class Vm:
                       "tls-creds": "tls-srv" if secondary else "tls-cli"}
         if virtio:
             self.proxy["vnet-hdr-support"] = True
+        self.proxy.update(PROXY_OPTIONS)
         if chain == "upstream":
             args += upstream_chain(secondary)
             cmdline = True
@@ -360,8 +366,8 @@ def start_colo(pri, sec, chain="proxy", paused=False):
     sec.qmp.cmd("migrate-set-capabilities", capabilities=caps)
     pri.qmp.cmd("migrate-set-capabilities", capabilities=caps)
     pri.qmp.cmd("migrate-set-parameters",
-                **{"x-checkpoint-delay": 20000 if chain != "proxy" or
-                   MEASURE else 3000})
+                **{"x-checkpoint-delay": CHECKPOINT_DELAY or (
+                    20000 if chain != "proxy" or MEASURE else 3000)})
     if paused:
         pri.qmp.cmd("stop")
     pri.qmp.cmd("migrate", uri="tcp:127.0.0.1:9998")
@@ -612,10 +618,12 @@ def unit_ms(v):
     return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
 
 
-def wrk(net, port, path, secs):
-    """A real HTTP client: wrk, 1 thread, 4 connections."""
+def wrk(net, port, path, secs, close=False):
+    """A real HTTP client: wrk, 1 thread, 4 connections (or a connection
+    per request)."""
     p = subprocess.run(["ip", "netns", "exec", net.client, "wrk", "-t1",
-                        "-c4", "-d%ds" % secs, "--latency",
+                        "-c4", "-d%ds" % secs, "--latency"] +
+                       (["-H", "Connection: close"] if close else []) + [
                         "http://%s:%d%s" % (GUEST_IP, port, path)],
                        stdout=subprocess.PIPE, text=True,
                        timeout=secs * 3 + 60)
@@ -674,6 +682,8 @@ def redis(net, secs):
 TOOLS = [
     ("wrk-1k-date", lambda net, s: wrk(net, 81, "/index.html", s)),
     ("wrk-1k", lambda net, s: wrk(net, 82, "/index.html", s)),
+    ("wrk-1k-date-close", lambda net, s: wrk(net, 81, "/index.html", s,
+                                             True)),
     ("wrk-64k-date", lambda net, s: wrk(net, 81, "/64k.bin", s)),
     ("wrk-64k", lambda net, s: wrk(net, 82, "/64k.bin", s)),
     ("iperf3-up", lambda net, s: iperf3(net, s, False)),
@@ -699,7 +709,10 @@ def measure(build, guest, run, chain, secs):
             vms = [pri, sec]
         loads = [(k, None) for k in ("echo", "static", "64k", "64k-raw")]
         for kind, fn in loads + TOOLS:
+            if WORKLOADS and kind not in WORKLOADS:
+                continue
             before = checkpoints(pri)
+            deltas0 = len(date_deltas(pri))
             reasons0 = (pri.stats()["checkpoint-requests"]
                         if chain == "proxy" else {})
             if fn:
@@ -714,6 +727,12 @@ def measure(build, guest, run, chain, secs):
                 r["requests"] = {k: v - reasons0[k] for k, v in
                                  pri.stats()["checkpoint-requests"].items()
                                  if v - reasons0[k]}
+            d = sorted(date_deltas(pri)[deltas0:])
+            if d:
+                r["requests"] = dict(r.get("requests", {}), **{
+                    "date-equal": len(d), "date-delta-s": "min %d p50 %d "
+                    "p90 %d max %d" % (d[0], d[len(d) // 2],
+                                       d[len(d) * 9 // 10], d[-1])})
             rows.append((kind, r))
             print("# %-9s %-12s %8.1f %-6s %7d done  %3d failed  "
                   "%4d checkpoints  p50 %7.1f ms  p90 %7.1f ms  p99 %7.1f "
@@ -726,6 +745,17 @@ def measure(build, guest, run, chain, secs):
             vm.stop()
         net.down()
     return rows
+
+
+def date_deltas(vm):
+    """The secondary's Date less the primary's, s, of each let pass."""
+    out = []
+    if os.path.exists(vm.trace):
+        with open(vm.trace, errors="replace") as f:
+            out = [int(m.group(1)) for m in
+                   (re.search(r"colo_proxy_cmp_date_equal .* Date delta "
+                              r"(-?\d+) s", line) for line in f) if m]
+    return out
 
 
 def pauses(vm):
@@ -805,10 +835,25 @@ def main():
     ap.add_argument("--measure", type=float, metavar="SECONDS",
                     help="measure each workload this long for no COLO, "
                     "upstream's chain and colo-proxy, and print a table")
+    ap.add_argument("--workloads", help="--measure only these, by name")
+    ap.add_argument("--checkpoint-delay", type=int, metavar="MS",
+                    help="x-checkpoint-delay of the pairs (default: 20000 "
+                    "for --measure, else 3000)")
+    ap.add_argument("--proxy-option", action="append", default=[],
+                    metavar="KEY=VALUE", help="a property of both "
+                    "colo-proxy objects (http-date-ports=81, say)")
     ap.add_argument("--checkpoint-cost", type=float, metavar="SECONDS",
                     help="checkpoint every 200 ms this long under load and "
                     "print the VM pause and the primary's main-loop stall")
     a = ap.parse_args()
+    global WORKLOADS, CHECKPOINT_DELAY
+    WORKLOADS = a.workloads.split(",") if a.workloads else None
+    CHECKPOINT_DELAY = a.checkpoint_delay
+    for o in a.proxy_option:
+        k, _, v = o.partition("=")
+        # http-date-ports is a string, if only of digits
+        PROXY_OPTIONS[k] = (int(v) if v.isdigit() and k != "http-date-ports"
+                            else v)
     if os.geteuid() != 0:
         print("1..0 # SKIP needs root for network namespaces")
         return 0
