@@ -1251,6 +1251,10 @@ void colo_cmp_ingress(ColoCmp *c, const uint8_t *buf, uint32_t len,
     if (cc && cc->tcp && colo_conn_track(&cc->conn, &p, side)) {
         colo_cmp_tcp_restart(c, cc);
     }
+    if (cc && cc->http_on && p.payload_len) {
+        colo_http_request(&cc->http, buf + vnet_len + p.payload_off,
+                          p.payload_len);
+    }
 }
 
 /*

@@ -64,6 +64,28 @@ void colo_http_init(ColoHttp *h, bool from_start)
     }
 }
 
+void colo_http_request(ColoHttp *h, const uint8_t *buf, size_t len)
+{
+    static const char head[] = "HEAD ";
+    uint8_t edge[2 * sizeof(h->req_tail)];
+    size_t n = MIN(len, sizeof(h->req_tail));
+
+    /* "HEAD " split between this payload and the one before */
+    memcpy(edge, h->req_tail, sizeof(h->req_tail));
+    memcpy(edge + sizeof(h->req_tail), buf, n);
+    if (memmem(edge, sizeof(h->req_tail) + n, head, strlen(head)) ||
+        memmem(buf, len, head, strlen(head))) {
+        h->state = H_OFF;
+    }
+    if (len >= sizeof(h->req_tail)) {
+        memcpy(h->req_tail, buf + len - sizeof(h->req_tail),
+               sizeof(h->req_tail));
+    } else {
+        memmove(h->req_tail, h->req_tail + len, sizeof(h->req_tail) - len);
+        memcpy(h->req_tail + sizeof(h->req_tail) - len, buf, len);
+    }
+}
+
 bool colo_http_off(const ColoHttp *h)
 {
     return h->state == H_OFF;

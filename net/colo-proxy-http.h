@@ -11,9 +11,10 @@
  * IMF-fixdates (RFC 9110, 5.6.7) close enough to be treated as equal.
  *
  * Anything the parser does not understand stops it for the rest of the
- * connection: from there on nothing is treated as equal.  It never sees
- * the requests, so the body a response to HEAD announces, but does not
- * send, stops it (or makes it skip the next response's bytes).
+ * connection: from there on nothing is treated as equal.  Of the client's
+ * requests it only looks for "HEAD ": a response to HEAD announces a body
+ * it does not send, so the parser stops at the first request that may be
+ * one.
  *
  * Copyright (c) 2026 The colo-proxy authors
  *
@@ -39,6 +40,7 @@ typedef struct ColoHttp {
     bool cl_done;               /* Content-Length: its digits are over */
     bool digits;                /* a chunk size has digits */
     uint16_t status;
+    uint8_t req_tail[4];        /* the client's last bytes, for a split */
     uint64_t cl;
     uint64_t left;              /* bytes of body or chunk still to come */
     uint8_t date[COLO_HTTP_DATE_LEN];   /* the Date value read so far */
@@ -51,6 +53,12 @@ typedef struct ColoHttp {
 void colo_http_init(ColoHttp *h, bool from_start);
 /* The next @len bytes of the stream. */
 void colo_http_feed(ColoHttp *h, const uint8_t *buf, size_t len);
+/*
+ * The client sent @len bytes of requests: if they may hold a HEAD
+ * request, stop.  Order does not matter; false positives only stop the
+ * parser.
+ */
+void colo_http_request(ColoHttp *h, const uint8_t *buf, size_t len);
 /* The parser gave up, or was never on. */
 bool colo_http_off(const ColoHttp *h);
 /*

@@ -667,6 +667,29 @@ static void test_http_checkpoint(void)
     }
 }
 
+/* A response to what may be a HEAD request: its Date must be the same. */
+static void test_http_head(void)
+{
+    static const char req[] = "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char r[] = RESP(D1, ""), rs[] = RESP(D2, "");
+
+    for (size_t i = 0; i < G_N_ELEMENTS(http_isns); i++) {
+        g_autoptr(GByteArray) b = NULL;
+        CpFlow client;
+        T t;
+
+        t_init(&t, http_isns[i], http_isns[i] ^ 0x5a5a, &http_limits);
+        client = cp_flow_reverse(&t.vm);
+        handshake(&t);
+        b = cp_frame_tcp(&client, 1, t.pisn + 1, PA, req, strlen(req));
+        colo_cmp_ingress(t.c, b->data, b->len, 0, t.now);
+        text(&t, true, 2, r, 0, strlen(r));
+        text(&t, false, 0, rs, 0, strlen(rs));
+        expect(&t, "1 ", COLO_CMP_MISMATCH_PAYLOAD, 1);
+        t_free(&t);
+    }
+}
+
 /* One side's Date value comes only in part: held until the timeout. */
 static void test_http_undecided(void)
 {
@@ -1296,6 +1319,7 @@ int main(int argc, char **argv)
                     test_http_checkpoint);
     g_test_add_func("/colo-proxy-compare/http-date/undecided",
                     test_http_undecided);
+    g_test_add_func("/colo-proxy-compare/http-date/head", test_http_head);
     g_test_add_func("/colo-proxy-compare/tcp6-vlan", test_tcp6_vlan);
     g_test_add_func("/colo-proxy-compare/udp", test_udp);
     g_test_add_func("/colo-proxy-compare/kinds", test_kinds);

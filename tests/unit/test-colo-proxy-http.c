@@ -184,6 +184,33 @@ static void test_equal(void)
                                D2 "\r\n", 5, &delta));
 }
 
+/* Requests that may be HEAD stop the parser, whatever their segments. */
+static void test_head(void)
+{
+    static const struct {
+        const char *a, *b;
+        bool off;
+    } cases[] = {
+        { "GET / HTTP/1.1\r\n\r\n", "GET /x HTTP/1.1\r\n\r\n", false },
+        { "GET / HTTP/1.1\r\nX-A: HEADER\r\n\r\n", "", false },
+        { "GET / HTTP/1.1\r\n\r\n", "HEAD / HTTP/1.1\r\n\r\n", true },
+        { "GET / HTTP/1.1\r\n\r\nHE", "AD / HTTP/1.1\r\n\r\n", true },
+        { "H", "EAD /", true },
+        { "HEAD", " /", true },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        ColoHttp h;
+
+        colo_http_init(&h, true);
+        colo_http_request(&h, (const uint8_t *)cases[i].a,
+                          strlen(cases[i].a));
+        colo_http_request(&h, (const uint8_t *)cases[i].b,
+                          strlen(cases[i].b));
+        g_assert_cmpint(colo_http_off(&h), ==, cases[i].off);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -192,5 +219,6 @@ int main(int argc, char **argv)
     g_test_add_func("/colo-proxy-http/lost", test_lost);
     g_test_add_func("/colo-proxy-http/fixdate", test_fixdate);
     g_test_add_func("/colo-proxy-http/equal", test_equal);
+    g_test_add_func("/colo-proxy-http/head", test_head);
     return g_test_run();
 }
