@@ -2,8 +2,9 @@
  * libFuzzer target: colo-proxy's comparison of the two VMs' output.
  *
  * The input is a script of records: one byte (bit 0: which VM; bit 1:
- * a checkpoint after it; bit 2: a timer tick), two bytes of length, then
- * a frame.  Besides the sanitizers, it checks what COLO relies on: every
+ * a checkpoint after it; bit 2: a timer tick; bit 3: the frame is the
+ * client's, to the primary's guest), two bytes of length, then a frame.
+ * HTTP Date values may differ on ports 80 and 8080.  Besides the sanitizers, it checks what COLO relies on: every
  * frame of the primary leaves exactly once, whatever the secondary sends,
  * and the bounds hold.
  *
@@ -43,6 +44,8 @@ static const ColoCmpLimits fuzz_limits = {
     .svm_bytes = 8 * 1024, .svm_total = 32 * 1024, .max_conns = 16,
     .timeout_ns = 100,
     .closed_grace_ns = 200,
+    .http_date_ports = { 80, 8080 },
+    .http_date_window = 2,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -61,7 +64,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         off += 3 + len;
         now += 10;
-        if (op & 1) {
+        if (op & 8) {
+            colo_cmp_ingress(c, frame, len, 0, now);
+        } else if (op & 1) {
             colo_cmp_secondary(c, frame, len, 0, now);
         } else {
             colo_cmp_primary(c, frame, len, 0, 0, now);

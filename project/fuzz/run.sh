@@ -14,7 +14,8 @@ mkdir -p "$out"
 # target name, then the QEMU sources it links
 targets=("link net/colo-proxy-link.c"
          "packet net/colo-proxy-packet.c net/colo-proxy-conn.c net/colo-proxy-seq.c net/colo-proxy-rewrite.c"
-         "compare net/colo-proxy-compare.c net/colo-proxy-conn.c net/colo-proxy-packet.c"
+         "compare net/colo-proxy-compare.c net/colo-proxy-http.c net/colo-proxy-conn.c net/colo-proxy-packet.c"
+         "http net/colo-proxy-http.c"
          "notify net/colo-proxy-link.c"
          "rewrite net/colo-proxy-rewrite.c net/colo-proxy-packet.c net/colo-proxy-conn.c net/colo-proxy-seq.c")
 
