@@ -547,7 +547,8 @@ static void text_split(T *t, bool pvm, uint16_t id, const char *s,
         text(t, pvm, id + k, s, k * step, MIN(step, len - k * step));
     }
     for (size_t k = 0; ids && k < n; k++) {
-        g_string_append_printf(ids, "%zu ", id + k);
+        /* released in the order sent, once all before them matched */
+        g_string_append_printf(ids, "%zu ", id + (reverse ? n - 1 - k : k));
     }
 }
 
@@ -557,6 +558,7 @@ typedef struct HttpCase {
     size_t pvm_step, svm_step;
     bool svm_first, svm_reverse;
     uint16_t port;              /* the guest's; 80 if 0 */
+    bool pvm_reverse;
     bool off;                   /* default limits: the rule is off */
     unsigned equal;             /* Date fields treated as equal */
     bool pass;                  /* all released, no checkpoint asked for */
@@ -571,6 +573,8 @@ static const HttpCase http_cases[] = {
       .pass = true },
     { RESP(D1, "hello"), RESP(D2, "hello"), 2, 1, false, true, .equal = 1,
       .pass = true },
+    { RESP(D1, "hello"), RESP(D2, "hello"), 9, 4, true, true,
+      .pvm_reverse = true, .equal = 1, .pass = true },
     /* pipelined, HTTP/1.0, port 8080 */
     { RESP(D1, "hello") RESP(D9, "world"), RESP(D2, "hello") RESP(D7, "world"),
       13, 17, .equal = 2, .pass = true },
@@ -623,7 +627,7 @@ static void run_http_case(const void *opaque)
             text_split(&t, false, 0, hc->svm, hc->svm_step, hc->svm_reverse,
                        NULL);
         }
-        text_split(&t, true, 2, hc->pvm, hc->pvm_step, false, ids);
+        text_split(&t, true, 2, hc->pvm, hc->pvm_step, hc->pvm_reverse, ids);
         if (!hc->svm_first) {
             text_split(&t, false, 0, hc->svm, hc->svm_step, hc->svm_reverse,
                        NULL);
