@@ -513,39 +513,39 @@ static bool colo_cmp_pvm_match(ColoCmp *c, ColoCmpConn *cc,
     return true;
 }
 
-/* The primary's bytes [@pos, @pos + @n) into @out, if all are held. */
-static bool colo_cmp_pvm_copy(ColoCmpConn *cc, uint64_t pos, uint32_t n,
-                              uint8_t *out)
+/*
+ * Side @side's bytes at stream position @pos: where they are, and how
+ * many follow there (*@n); NULL if that side has none kept at @pos.
+ */
+static const uint8_t *colo_cmp_bytes_at(ColoCmpConn *cc, int side,
+                                        uint64_t pos, uint64_t *n)
 {
-    while (n) {
-        ColoCmpFrame *f = colo_cmp_pvm_at(cc, pos);
-        uint32_t k;
+    ColoCmpFrame *f;
+    ColoCmpSeg *sg;
 
-        if (!f) {
-            return false;
-        }
-        k = MIN(f->end - pos, n);
-        memcpy(out, f->data + f->payload_off + (pos - f->start), k);
-        out += k;
-        pos += k;
-        n -= k;
+    if (side == PVM) {
+        f = colo_cmp_pvm_at(cc, pos);
+        *n = f ? f->end - pos : 0;
+        return f ? f->data + f->payload_off + (pos - f->start) : NULL;
     }
-    return true;
+    sg = colo_cmp_svm_at(cc, pos);
+    *n = sg ? sg->end - pos : 0;
+    return sg ? sg->data + (pos - sg->start) : NULL;
 }
 
-/* The secondary's bytes [@pos, @pos + @n) into @out, if all are kept. */
-static bool colo_cmp_svm_copy(ColoCmpConn *cc, uint64_t pos, uint32_t n,
-                              uint8_t *out)
+/* Side @side's bytes [@pos, @pos + @n) into @out, if all are kept. */
+static bool colo_cmp_copy(ColoCmpConn *cc, int side, uint64_t pos,
+                          uint32_t n, uint8_t *out)
 {
     while (n) {
-        ColoCmpSeg *s = colo_cmp_svm_at(cc, pos);
-        uint32_t k;
+        uint64_t k;
+        const uint8_t *p = colo_cmp_bytes_at(cc, side, pos, &k);
 
-        if (!s) {
+        if (!p) {
             return false;
         }
-        k = MIN(s->end - pos, n);
-        memcpy(out, s->data + (pos - s->start), k);
+        k = MIN(k, n);
+        memcpy(out, p, k);
         out += k;
         pos += k;
         n -= k;
@@ -575,8 +575,8 @@ static ColoCmpVerdict colo_cmp_http_date(ColoCmp *c, ColoCmpConn *cc)
     if (!need) {
         return COLO_CMP_DIFFERENT;
     }
-    if (!colo_cmp_pvm_copy(cc, at, need, a) ||
-        !colo_cmp_svm_copy(cc, at, need, b)) {
+    if (!colo_cmp_copy(cc, PVM, at, need, a) ||
+        !colo_cmp_copy(cc, SVM, at, need, b)) {
         return COLO_CMP_UNDECIDED;
     }
     if (!colo_http_date_equal(&cc->http, a, b, c->lim.http_date_window,
@@ -1265,16 +1265,15 @@ void colo_cmp_ingress(ColoCmp *c, const uint8_t *buf, uint32_t len,
 static void colo_cmp_http_catch_up(void *opaque, ColoConn *conn)
 {
     ColoCmpConn *cc = (ColoCmpConn *)conn;
-    uint64_t at = cc->pos;
-    ColoCmpFrame *f;
+    uint64_t at = cc->pos, n;
+    const uint8_t *p;
 
     if (!cc->http_on || !cc->pos_known || colo_http_off(&cc->http)) {
         return;
     }
-    while ((f = colo_cmp_pvm_at(cc, at))) {
-        colo_http_feed(&cc->http, f->data + f->payload_off + (at - f->start),
-                       f->end - at);
-        at = f->end;
+    while ((p = colo_cmp_bytes_at(cc, PVM, at, &n))) {
+        colo_http_feed(&cc->http, p, n);
+        at += n;
     }
     if (at < cc->pvm_data_end) {
         colo_http_init(&cc->http, false);

@@ -294,59 +294,67 @@ static void colo_http_chunk_size(ColoHttp *h, uint8_t c, bool ext)
     }
 }
 
-static void colo_http_byte(ColoHttp *h, uint8_t c)
+static void colo_http_chunk_digits(ColoHttp *h, uint8_t c)
 {
-    switch (h->state) {
-    case H_STATUS:
-        colo_http_status(h, c);
-        break;
-    case H_LINE:
-        colo_http_line(h, c);
-        break;
-    case H_LINE_CR:
-        if (c == '\n') {
-            colo_http_body(h);
-        } else {
-            h->state = H_OFF;
-        }
-        break;
-    case H_NAME:
-        colo_http_name(h, c);
-        break;
-    case H_OWS:
-        colo_http_ows(h, c);
-        break;
-    case H_VALUE:
-        colo_http_value(h, c);
-        break;
-    case H_CHUNK_SIZE:
-    case H_CHUNK_EXT:
-        colo_http_chunk_size(h, c, h->state == H_CHUNK_EXT);
-        break;
-    case H_CHUNK_END:
-        if (c == '\n') {
-            h->state = H_CHUNK_SIZE;
-            h->left = 0;
-        } else if (c != '\r') {
-            h->state = H_OFF;
-        }
-        break;
-    case H_TRAILER:
-        if (c == '\n') {
-            colo_http_response(h);
-        } else if (c != '\r') {
-            h->state = H_TRAILER_LINE;
-        }
-        break;
-    case H_TRAILER_LINE:
-        if (c == '\n') {
-            h->state = H_TRAILER;
-        }
-        break;
-    default:
-        break;
+    colo_http_chunk_size(h, c, false);
+}
+
+static void colo_http_chunk_ext(ColoHttp *h, uint8_t c)
+{
+    colo_http_chunk_size(h, c, true);
+}
+
+static void colo_http_line_cr(ColoHttp *h, uint8_t c)
+{
+    if (c == '\n') {
+        colo_http_body(h);
+    } else {
+        h->state = H_OFF;
     }
 }
+
+/* The CRLF after a chunk's data. */
+static void colo_http_chunk_end(ColoHttp *h, uint8_t c)
+{
+    if (c == '\n') {
+        h->state = H_CHUNK_SIZE;
+        h->left = 0;
+    } else if (c != '\r') {
+        h->state = H_OFF;
+    }
+}
+
+/* Trailer fields are not looked at; an empty line ends the message. */
+static void colo_http_trailer(ColoHttp *h, uint8_t c)
+{
+    if (c == '\n') {
+        colo_http_response(h);
+    } else if (c != '\r') {
+        h->state = H_TRAILER_LINE;
+    }
+}
+
+static void colo_http_trailer_line(ColoHttp *h, uint8_t c)
+{
+    if (c == '\n') {
+        h->state = H_TRAILER;
+    }
+}
+
+/* What a byte does in each state; bodies are passed over in bulk. */
+static void (*const colo_http_step[])(ColoHttp *h, uint8_t c) = {
+    [H_STATUS] = colo_http_status,
+    [H_LINE] = colo_http_line,
+    [H_LINE_CR] = colo_http_line_cr,
+    [H_NAME] = colo_http_name,
+    [H_OWS] = colo_http_ows,
+    [H_VALUE] = colo_http_value,
+    [H_CHUNK_SIZE] = colo_http_chunk_digits,
+    [H_CHUNK_EXT] = colo_http_chunk_ext,
+    [H_CHUNK_END] = colo_http_chunk_end,
+    [H_TRAILER] = colo_http_trailer,
+    [H_TRAILER_LINE] = colo_http_trailer_line,
+};
 
 void colo_http_feed(ColoHttp *h, const uint8_t *buf, size_t len)
 {
@@ -367,7 +375,7 @@ void colo_http_feed(ColoHttp *h, const uint8_t *buf, size_t len)
             }
             continue;
         }
-        colo_http_byte(h, *buf++);
+        colo_http_step[h->state](h, *buf++);
         len--;
     }
 }

@@ -1061,6 +1061,19 @@ static QTestState *colo_qemu(const char *dir, bool secondary)
     return colo_qemu_args(dir, secondary, "");
 }
 
+/* no qtest clock to step under -accel tcg (see cp_link_event()) */
+static void colo_wait_link_up(QTestState *pri)
+{
+    for (gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;;) {
+        g_autofree char *state = cp_link_state(pri);
+
+        if (!strcmp(state, "up")) {
+            return;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+    }
+}
+
 static void colo_caps(QTestState *qts)
 {
     qtest_qmp_assert_success(qts, "{ 'execute': 'migrate-set-capabilities', "
@@ -1084,15 +1097,7 @@ static void test_colo_tcg(void)
     sec = colo_qemu(dir, true);
     colo_caps(sec);
     pri = colo_qemu(dir, false);
-    /* no qtest clock to step under -accel tcg (see cp_link_event()) */
-    for (gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;;) {
-        g_autofree char *state = cp_link_state(pri);
-
-        if (!strcmp(state, "up")) {
-            break;
-        }
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-    }
+    colo_wait_link_up(pri);
     colo_caps(pri);
     qtest_qmp_assert_success(pri, "{ 'execute': 'migrate-set-parameters', "
                              "'arguments': { 'x-checkpoint-delay': 100 } }");
@@ -1202,14 +1207,7 @@ static void test_colo_tsc(void)
     sec = colo_qemu_args(dir, true, args);
     colo_caps(sec);
     pri = colo_qemu_args(dir, false, args);
-    for (gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;;) {
-        g_autofree char *state = cp_link_state(pri);
-
-        if (!strcmp(state, "up")) {
-            break;
-        }
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-    }
+    colo_wait_link_up(pri);
     colo_caps(pri);
     qtest_qmp_assert_success(pri, "{ 'execute': 'migrate-set-parameters', "
                              "'arguments': { 'x-checkpoint-delay': "
@@ -1218,6 +1216,12 @@ static void test_colo_tsc(void)
                              "'arguments': { 'uri': %s } }", uri);
     colo_wait_mode(pri, "primary");
     colo_wait_mode(sec, "secondary");
+    /*
+     * COLO's start counts as one, and may come after the mode shows; the
+     * primary's runs its VM in the same critical section
+     */
+    cp_wait_stat(pri, "checkpoints", 1);
+    cp_wait_stat(sec, "checkpoints", 1);
 
     /* the primary stops; the secondary runs on, far ahead of it */
     qtest_qmp_assert_success(pri, "{ 'execute': 'stop' }");

@@ -500,15 +500,16 @@ static const uint32_t http_isns[] = {
     0, UINT32_MAX, UINT32_MAX - 39, UINT32_MAX - 130
 };
 
-static const ColoCmpLimits http_limits = {
-    .conn_frames = 64, .conn_bytes = 1 << 20,
-    .total_frames = 256, .total_bytes = 4 << 20,
-    .svm_bytes = 1 << 20, .svm_total = 4 << 20, .max_conns = 64,
-    .timeout_ns = 1000,
-    .closed_grace_ns = 5000,
-    .http_date_ports = { 8080, 80 },
-    .http_date_window = 5,
-};
+/* The default limits, with HTTP Dates on ports 8080 and 80. */
+static ColoCmpLimits http_limits_get(void)
+{
+    ColoCmpLimits lim = default_limits;
+
+    lim.http_date_ports[0] = 8080;
+    lim.http_date_ports[1] = 80;
+    lim.http_date_window = 5;
+    return lim;
+}
 
 #define D1 "Tue, 01 Dec 2026 05:57:13 GMT"
 #define D2 "Tue, 01 Dec 2026 05:57:14 GMT"
@@ -612,13 +613,14 @@ static const HttpCase http_cases[] = {
 static void run_http_case(const void *opaque)
 {
     const HttpCase *hc = opaque;
+    ColoCmpLimits lim = http_limits_get();
 
     for (size_t i = 0; i < G_N_ELEMENTS(http_isns); i++) {
         g_autoptr(GString) ids = g_string_new("1 ");
         T t;
 
         t_init(&t, http_isns[i], http_isns[i] ^ 0x5a5a,
-               hc->off ? NULL : &http_limits);
+               hc->off ? NULL : &lim);
         if (hc->port) {
             t.vm = cp_flow(false, 0, hc->port, 40000);
         }
@@ -652,11 +654,12 @@ static void test_http_checkpoint(void)
     static const char r1[] = RESP(D1, "hello");
     static const char r2[] = RESP(D1, "world");
     static const char r2s[] = RESP(D2, "world");
+    ColoCmpLimits lim = http_limits_get();
 
     for (size_t i = 0; i < G_N_ELEMENTS(http_isns); i++) {
         T t;
 
-        t_init(&t, http_isns[i], http_isns[i] ^ 0x5a5a, &http_limits);
+        t_init(&t, http_isns[i], http_isns[i] ^ 0x5a5a, &lim);
         handshake(&t);
         text(&t, true, 2, r1, 0, 10);
         colo_cmp_checkpoint(t.c);
@@ -676,13 +679,14 @@ static void test_http_head(void)
 {
     static const char req[] = "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n";
     static const char r[] = RESP(D1, ""), rs[] = RESP(D2, "");
+    ColoCmpLimits lim = http_limits_get();
 
     for (size_t i = 0; i < G_N_ELEMENTS(http_isns); i++) {
         g_autoptr(GByteArray) b = NULL;
         CpFlow client;
         T t;
 
-        t_init(&t, http_isns[i], http_isns[i] ^ 0x5a5a, &http_limits);
+        t_init(&t, http_isns[i], http_isns[i] ^ 0x5a5a, &lim);
         client = cp_flow_reverse(&t.vm);
         handshake(&t);
         b = cp_frame_tcp(&client, 1, t.pisn + 1, PA, req, strlen(req));
@@ -698,16 +702,17 @@ static void test_http_head(void)
 static void test_http_undecided(void)
 {
     static const char r[] = RESP(D1, "hello"), rs[] = RESP(D2, "hello");
+    ColoCmpLimits lim = http_limits_get();
 
     for (size_t i = 0; i < G_N_ELEMENTS(http_isns); i++) {
         T t;
 
-        t_init(&t, http_isns[i], http_isns[i] ^ 0x5a5a, &http_limits);
+        t_init(&t, http_isns[i], http_isns[i] ^ 0x5a5a, &lim);
         handshake(&t);
         text(&t, true, 2, r, 0, strlen(r));
         text(&t, false, 0, rs, 0, 40);
         expect(&t, "1 ", NONE, 0);
-        t.now += http_limits.timeout_ns;
+        t.now += lim.timeout_ns;
         colo_cmp_tick(t.c, t.now);
         g_assert_cmpstr(t.released->str, ==, "1 ");
         g_assert_cmpuint(colo_cmp_stats(t.c)->requests[COLO_CMP_TIMEOUT] +
