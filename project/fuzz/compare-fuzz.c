@@ -4,9 +4,9 @@
  * The input is a script of records: one byte (bit 0: which VM; bit 1:
  * a checkpoint after it; bit 2: a timer tick; bit 3: the frame is the
  * client's, to the primary's guest), two bytes of length, then a frame.
- * HTTP Date values may differ on ports 80 and 8080.  Besides the sanitizers, it checks what COLO relies on: every
- * frame of the primary leaves exactly once, whatever the secondary sends,
- * and the bounds hold.
+ * HTTP Date values may differ on ports 80 and 8080.  Besides the
+ * sanitizers, it checks what COLO relies on: every frame of the primary
+ * leaves exactly once, whatever the secondary sends, and the bounds hold.
  *
  * Copyright (c) 2026 The colo-proxy authors
  *
