@@ -4,7 +4,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 pristine=$("$top/project/fetch-qemu.sh")
-out=$top/build/series
+out=${COLO_BUILD:-$top/build}/series
 "$top/project/series.py" export "$pristine" "$out" > /dev/null
 
 patches=("$out"/0*.patch)

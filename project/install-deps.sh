@@ -10,7 +10,8 @@ mkdir -p "$stamp_dir"
 sources=/etc/apt/sources.list.d/colo-proxy.sources
 want=$(cat <<'SRC'
 # Added by colo-proxy's project/install-deps.sh: bookworm-backports for
-# meson >= 1.5 and pycotap; trixie sources (sources only) for QEMU 10.0.x.
+# meson >= 1.5 and pycotap; trixie sources (sources only) for QEMU 10.0.x,
+# unstable's sources (sources only) for the newest QEMU, the second base.
 Types: deb
 URIs: http://deb.debian.org/debian
 Suites: bookworm-backports
@@ -20,6 +21,12 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: trixie trixie-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: unstable
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 

@@ -22,11 +22,8 @@ fi
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 
-# New files, listed by the series manifest.
-for f in $("$top/project/series.py" files); do
-    mkdir -p "$stage/$(dirname "$f")"
-    cp "$top/$f" "$stage/$f"
-done
+# New files, listed by the series manifest (ported to the base).
+"$top/project/series.py" stage "$stage"
 # Edit patches, applied in series order on pristine copies.
 for p in $("$top/project/series.py" patches); do
     for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$top/$p"); do

@@ -26,27 +26,27 @@ step = int(sys.argv[1])
 P, W = os.environ["P"], os.environ["W"]
 
 maint = {
-    2: ["net/colo-proxy-link.*", "tests/unit/test-colo-proxy-link.c"],
-    3: ["net/colo-proxy-packet.*", "net/colo-proxy-conn.*",
+    11: ["net/colo-proxy-link.*", "tests/unit/test-colo-proxy-link.c"],
+    12: ["net/colo-proxy-packet.*", "net/colo-proxy-conn.*",
         "net/colo-proxy-seq.*", "net/colo-proxy-rewrite.*",
         "tests/unit/test-colo-proxy-packet.c",
         "tests/unit/test-colo-proxy-conn.c",
         "tests/unit/test-colo-proxy-seq.c",
         "tests/unit/test-colo-proxy-rewrite.c",
         "tests/qtest/colo-proxy-frames.*"],
-    4: ["net/colo-proxy-compare.*", "tests/unit/test-colo-proxy-compare.c",
+    13: ["net/colo-proxy-compare.*", "tests/unit/test-colo-proxy-compare.c",
         "net/colo-proxy-http.*", "tests/unit/test-colo-proxy-http.c"],
-    5: ["net/colo-proxy.c", "net/colo-proxy.h", "net/colo-proxy-io.*",
+    20: ["net/colo-proxy.c", "net/colo-proxy.h", "net/colo-proxy-io.*",
         "net/colo-proxy-notify.*",
         "docs/colo-proxy.txt"],
-    6: ["tests/qtest/colo-proxy-harness.*", "tests/qtest/colo-proxy-test.c"],
-    8: ["net/colo-proxy-stubs.c"],
+    30: ["tests/qtest/colo-proxy-harness.*", "tests/qtest/colo-proxy-test.c"],
+    40: ["net/colo-proxy-stubs.c"],
 }
 units = {
-    2: ["test-colo-proxy-link"],
-    3: ["test-colo-proxy-packet", "test-colo-proxy-conn", "test-colo-proxy-seq",
+    11: ["test-colo-proxy-link"],
+    12: ["test-colo-proxy-packet", "test-colo-proxy-conn", "test-colo-proxy-seq",
         "test-colo-proxy-rewrite"],
-    4: ["test-colo-proxy-http", "test-colo-proxy-compare"],
+    13: ["test-colo-proxy-http", "test-colo-proxy-compare"],
 }
 
 s = open(P + "/MAINTAINERS").read()
@@ -70,18 +70,24 @@ for k, names in units.items():
         s = s[:a] + s[b:]
 open(W + "/tests/unit/meson.build", "w").write(s)
 
-# net/meson.build: the stubs' else branch comes with the COLO hooks (8)
+# net/meson.build: the stubs' else branch comes with the COLO hooks (40)
 s = open("build/.net-meson-final").read()
-if step < 8:
+if step < 40:
     s = s.replace("else\n  system_ss.add(files('colo-proxy-stubs.c'))\n", "")
 open(W + "/net/meson.build", "w").write(s)
 
-# migration/colo.c: the hooks (8), then the restart fix (9), which
-# earlier steps take back out of the final file (the TCG fix, 7, is in
-# migration/ram.c)
-unfix = [
-    ("    bool was_running = false;\n", ""),
-    ("    /*\n     * Only a VM that is running is stopped for the checkpoint, "
+# migration/colo.c: the restart fix (2) on pristine, then the hooks (40):
+# the final file
+restart = [
+    ("    Error *local_err = NULL;\n    int ret = -1;\n\n"
+     "    colo_send_message(s->to_dst_file, COLO_MESSAGE_CHECKPOINT_REQUEST,",
+     "    Error *local_err = NULL;\n    bool was_running = false;\n"
+     "    int ret = -1;\n\n"
+     "    colo_send_message(s->to_dst_file, COLO_MESSAGE_CHECKPOINT_REQUEST,"),
+    ("        goto out;\n    }\n    vm_stop_force_state(RUN_STATE_COLO);\n"
+     "    bql_unlock();\n",
+     "        goto out;\n    }\n"
+     "    /*\n     * Only a VM that is running is stopped for the checkpoint, "
      "and only a\n     * VM that this checkpoint stopped is started again "
      "after it.  A\n     * shutdown may be pausing the vCPUs right now (it "
      "waits for them\n     * without the BQL): moving its RUN_STATE_SHUTDOWN "
@@ -90,37 +96,36 @@ unfix = [
      "requests; either way they never\n     * pause.  A VM the user stopped "
      "stays stopped.\n     */\n    was_running = runstate_is_running();\n"
      "    if (was_running) {\n        vm_stop_force_state(RUN_STATE_COLO);\n"
-     "    }\n",
-     "    vm_stop_force_state(RUN_STATE_COLO);\n"),
-    ("    if (was_running) {\n        vm_start();\n    }\n",
-     "    vm_start();\n"),
+     "    }\n    bql_unlock();\n"),
+    ("    ret = 0;\n\n    bql_lock();\n    vm_start();\n    bql_unlock();\n",
+     "    ret = 0;\n\n    bql_lock();\n    if (was_running) {\n"
+     "        vm_start();\n    }\n    bql_unlock();\n"),
 ]
-if step == 7:
+if step == 2:
     s = open(P + "/migration/colo.c").read()
+    for orig, fixed in restart:
+        assert s.count(orig) == 1, orig
+        s = s.replace(orig, fixed)
 else:
     s = open("build/.colo-final").read()
-    if step < 9:
-        for fixed, orig in unfix:
-            assert s.count(fixed) == 1, fixed
-            s = s.replace(fixed, orig)
 open(W + "/migration/colo.c", "w").write(s)
 PY
     project/mkdiff.sh "$P" "$W" "$diff" "$@" > /dev/null
 }
 
 step 0 patches/00-system-cpu-timers-load.diff system/cpu-timers.c
-step 1 patches/01-jhash-jhash2.diff include/qemu/jhash.h
-step 2 patches/02-net-colo-proxy-link-codec.diff tests/unit/meson.build MAINTAINERS
-step 3 patches/03-net-colo-proxy-core.diff tests/unit/meson.build MAINTAINERS
-step 4 patches/04-net-colo-proxy-compare.diff tests/unit/meson.build MAINTAINERS
-step 5 patches/05-net-colo-proxy.diff net/meson.build net/trace-events \
+step 1 patches/01-migration-colo-tcg-bql.diff migration/ram.c
+step 2 patches/02-migration-colo-restart.diff migration/colo.c
+step 10 patches/10-jhash-jhash2.diff include/qemu/jhash.h
+step 11 patches/11-net-colo-proxy-link-codec.diff tests/unit/meson.build MAINTAINERS
+step 12 patches/12-net-colo-proxy-core.diff tests/unit/meson.build MAINTAINERS
+step 13 patches/13-net-colo-proxy-compare.diff tests/unit/meson.build MAINTAINERS
+step 20 patches/20-net-colo-proxy.diff net/meson.build net/trace-events \
     qapi/qom.json qapi/net.json qemu-options.hx MAINTAINERS system/vl.c \
     monitor/monitor.c net/filter.c include/net/filter.h \
     meson.build
-step 6 patches/06-tests-qtest-colo-proxy.diff tests/qtest/meson.build MAINTAINERS
-step 7 patches/07-migration-colo-tcg-bql.diff migration/ram.c
-step 8 patches/08-migration-colo-proxy-hooks.diff migration/colo.c net/meson.build \
+step 30 patches/30-tests-qtest-colo-proxy.diff tests/qtest/meson.build MAINTAINERS
+step 40 patches/40-migration-colo-proxy-hooks.diff migration/colo.c net/meson.build \
     MAINTAINERS
-step 9 patches/09-migration-colo-restart.diff migration/colo.c
 rm -f build/.unit-meson-final build/.net-meson-final build/.colo-final
 echo "regenerated patches/*.diff"

@@ -1,32 +1,48 @@
 #!/usr/bin/env bash
 # Build every commit of the exported series in order (bisectability), in a
-# build directory of its own so the main build stays warm.  Prints TAP.
+# build directory of its own so the main build stays warm, and run the
+# unit tests and colo-proxy's qtests that commit has.  Prints TAP.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 pristine=$("$top/project/fetch-qemu.sh")
-"$top/project/series.py" export "$pristine" "$top/build/series" > /dev/null
-tree=$top/build/series.git-tree
-src=$top/build/bisect-src
-bld=$top/build/bisect
+build=${COLO_BUILD:-$top/build}
+"$top/project/series.py" export "$pristine" "$build/series" > /dev/null
+tree=$build/series.git-tree
+src=$build/bisect-src
+bld=$build/bisect
 
 commits=$(git -C "$tree" rev-list --reverse origin/HEAD..HEAD)
-echo "1..$(echo "$commits" | wc -l)"
+echo "1..$(( $(echo "$commits" | wc -l) * 2 ))"
 rm -rf "$src"
 git clone -q "$tree" "$src"
 n=0
 for c in $commits; do
-    n=$((n + 1))
     git -C "$src" checkout -q "$c"
     subject=$(git -C "$src" log -1 --format=%s)
     # the emulator, and every colo-proxy test this commit has
-    targets=$(cd "$src" && { ls tests/unit/test-colo-proxy-*.c \
-              tests/qtest/colo-proxy-test.c 2>/dev/null || true; } |
-              sed 's/\.c$//')
+    tests=$(cd "$src" && { ls tests/unit/test-colo-proxy-*.c \
+            tests/qtest/colo-proxy-test.c 2>/dev/null || true; } |
+            sed 's/\.c$//')
+    n=$((n + 1))
     # shellcheck disable=SC2086
-    if log=$("$top/project/build.sh" "$src" "$bld" $targets 2>&1); then
+    if log=$("$top/project/build.sh" "$src" "$bld" $tests 2>&1); then
         echo "ok $n - builds: $subject"
     else
         echo "not ok $n - builds: $subject"
         printf '%s\n' "$log" | tail -n 30 | sed 's/^/# /'
+        n=$((n + 1))
+        echo "not ok $n - tests: $subject # not built"
+        continue
+    fi
+    n=$((n + 1))
+    names=$(for t in $tests; do basename "$t"; done)
+    if [ -z "$names" ]; then
+        echo "ok $n - tests: $subject # SKIP no colo-proxy test yet"
+    # shellcheck disable=SC2086
+    elif log=$("$top/project/run-tests.py" "$bld" $names 2>&1); then
+        echo "ok $n - tests: $subject ($(echo "$log" | tail -n 1))"
+    else
+        echo "not ok $n - tests: $subject"
+        printf '%s\n' "$log" | grep -E 'not ok|passed,' | sed 's/^/# /'
     fi
 done

@@ -13,15 +13,65 @@ message (subject in QEMU's "subsystem: summary" form, then the body):
 "Files:" names new files this repo holds at their QEMU paths that the commit
 adds; NN-slug.diff, if present, is the commit's edit to existing QEMU files.
 
-usage: series.py files | patches | export PRISTINE OUTDIR
+The series is written against the default base, QEMU 10.0.  For another
+base ($COLO_QEMU_BASE, e.g. 10.2), patches/ports/BASE.rules rewrites the new
+files for the APIs that changed since (one rule per line:
+"s|REGEX|REPLACEMENT|", Python's re syntax, applied to every line), and
+patches/ports/BASE/NN-slug.diff, where present, replaces NN-slug.diff.
+On another base the diffs are applied with patch(1), as lay.sh does, which
+allows fuzz (reported): the exported series is the tree built and tested.
+
+usage: series.py files | patches | stage DIR | export PRISTINE OUTDIR
 """
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+DEFAULT_BASE = "10.0"
+BASE = os.environ.get("COLO_QEMU_BASE", DEFAULT_BASE)
+PORTS = os.path.join(TOP, "patches", "ports")
+
+
+def port_rules():
+    path = os.path.join(PORTS, BASE + ".rules")
+    rules = []
+    if not os.path.exists(path):
+        return rules
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split("|")
+            if len(parts) != 4 or parts[0] != "s" or parts[3]:
+                sys.exit(f"{path}:{n}: not s|REGEX|REPLACEMENT|")
+            rules.append((re.compile(parts[1]), parts[2]))
+    return rules
+
+
+def ported(path, rules):
+    """The text of the new file PATH (relative to TOP) for this base."""
+    with open(os.path.join(TOP, path), encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    for i, line in enumerate(lines):
+        for rx, repl in rules:
+            line = rx.sub(repl, line)
+        lines[i] = line
+    return "\n".join(lines)
+
+
+def write_files(e, dstdir, rules):
+    for f in e["files"]:
+        dst = os.path.join(dstdir, f)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        with open(dst, "w", encoding="utf-8") as out:
+            out.write(ported(f, rules))
 
 
 def entries():
@@ -40,6 +90,9 @@ def entries():
         else:
             body = text
         diff = msg[:-4] + ".diff"
+        port = os.path.join(PORTS, BASE, os.path.basename(diff))
+        if os.path.exists(port):
+            diff = port
         out.append({
             "msg": msg,
             "files": files,
@@ -55,17 +108,32 @@ def git(tree, *args, **kw):
                           check=True, **kw)
 
 
+def apply_diff(work, diff):
+    """Apply DIFF exactly on the default base; on another base as lay.sh
+    does (patch(1), offsets and fuzz reported), so that the series exported
+    is the tree that was built and tested."""
+    if BASE == DEFAULT_BASE:
+        git(work, "apply", "--index", diff)
+        return
+    with open(diff) as f:
+        out = subprocess.run(["patch", "-p1", "--no-backup-if-mismatch",
+                              "-d", work], stdin=f, check=True,
+                             capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "fuzz" in line:
+            print(f"{os.path.basename(diff)}: {line}", file=sys.stderr)
+    git(work, "add", "-A")
+
+
 def export(pristine, outdir):
     work = outdir + ".git-tree"
     shutil.rmtree(work, ignore_errors=True)
     git(".", "clone", "-q", pristine, work)
+    rules = port_rules()
     for e in entries():
-        for f in e["files"]:
-            dst = os.path.join(work, f)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copyfile(os.path.join(TOP, f), dst)
+        write_files(e, work, rules)
         if e["diff"]:
-            git(work, "apply", "--index", os.path.join(TOP, e["diff"]))
+            apply_diff(work, os.path.join(TOP, e["diff"]))
         git(work, "add", "-A", *e["files"])
         git(work, "commit", "-q", "-s", "-F", "-",
             input=e["message"].encode())
@@ -98,6 +166,10 @@ def main():
     if cmd == "files":
         for e in entries():
             print("\n".join(e["files"]))
+    elif cmd == "stage" and len(sys.argv) == 3:
+        rules = port_rules()
+        for e in entries():
+            write_files(e, sys.argv[2], rules)
     elif cmd == "patches":
         for e in entries():
             if e["diff"]:
