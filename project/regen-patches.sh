@@ -15,6 +15,9 @@ export P W
 cp "$W/tests/unit/meson.build" build/.unit-meson-final
 cp "$W/net/meson.build" build/.net-meson-final
 cp "$W/migration/colo.c" build/.colo-final
+cp "$W/net/filter.c" build/.filter-c-final
+cp "$W/include/net/filter.h" build/.filter-h-final
+cp "$W/net/trace-events" build/.trace-final
 
 # step FILE...: write the multi-step files as of commit STEP, then diff
 step() {
@@ -36,9 +39,10 @@ maint = {
         "tests/qtest/colo-proxy-frames.*"],
     13: ["net/colo-proxy-compare.*", "tests/unit/test-colo-proxy-compare.c",
         "net/colo-proxy-http.*", "tests/unit/test-colo-proxy-http.c"],
-    20: ["net/colo-proxy.c", "net/colo-proxy.h", "net/colo-proxy-io.*",
-        "net/colo-proxy-notify.*",
-        "docs/colo-proxy.txt"],
+    22: ["net/colo-proxy-io.*"],
+    23: ["net/colo-proxy-notify.*"],
+    24: ["net/colo-proxy.c", "net/colo-proxy.h"],
+    25: ["docs/colo-proxy.txt"],
     30: ["tests/qtest/colo-proxy-harness.*", "tests/qtest/colo-proxy-test.c"],
     40: ["net/colo-proxy-stubs.c"],
 }
@@ -70,11 +74,72 @@ for k, names in units.items():
         s = s[:a] + s[b:]
 open(W + "/tests/unit/meson.build", "w").write(s)
 
-# net/meson.build: the stubs' else branch comes with the COLO hooks (40)
+# net/meson.build: the link I/O (22), notify-dev (23), the object (24);
+# the stubs' else branch comes with the COLO hooks (40)
 s = open("build/.net-meson-final").read()
-if step < 40:
-    s = s.replace("else\n  system_ss.add(files('colo-proxy-stubs.c'))\n", "")
+meson_steps = [
+    (22, "  system_ss.add(files('colo-proxy-link.c', 'colo-proxy-io.c'))\n"),
+    (23, "  system_ss.add(files('colo-proxy-notify.c'))\n"),
+    (24, "  system_ss.add(files('colo-proxy.c', 'colo-proxy-packet.c',\n"
+         "                      'colo-proxy-conn.c', 'colo-proxy-seq.c',\n"
+         "                      'colo-proxy-rewrite.c', 'colo-proxy-compare.c',\n"
+         "                      'colo-proxy-http.c'))\n"),
+    (40, "else\n  system_ss.add(files('colo-proxy-stubs.c'))\n"),
+]
+for k, text in meson_steps:
+    assert s.count(text) == 1, text
+    if step < k:
+        s = s.replace(text, "")
 open(W + "/net/meson.build", "w").write(s)
+
+# net/trace-events: one block per file, with the step that adds it
+s = open("build/.trace-final").read()
+for k, name in [(22, "colo-proxy-io.c"), (23, "colo-proxy-notify.c"),
+                (24, "colo-proxy.c")]:
+    a = s.index("# %s\n" % name)
+    b = s.index("\n\n", a) + 2
+    if step < k:
+        s = s[:a] + s[b:]
+open(W + "/net/trace-events", "w").write(s)
+
+# net/filter.c, include/net/filter.h: passing on with a callback (20),
+# then what cannot change once a filter is attached (21)
+attached_c = [
+    ("/*\n * The netdev, the place in its chain and, for filters that say "
+     "so, the\n", None),
+    ("    if (!netfilter_check_detached(obj, \"netdev\", errp)) {\n"
+     "        return;\n    }\n    g_free(nf->netdev_id);\n", ""),
+    ("\n    if (NETFILTER_GET_CLASS(obj)->fixed_direction &&\n"
+     "        !netfilter_check_detached(obj, \"queue\", errp)) {\n"
+     "        return;\n    }\n", ""),
+    ("    if (!netfilter_check_detached(obj, \"position\", errp)) {\n"
+     "        return;\n    }\n    g_free(nf->position);\n", ""),
+    ("    if (!netfilter_check_detached(obj, \"insert\", errp)) {\n"
+     "        return;\n    }\n", ""),
+]
+attached_h = [
+    ("    /* The direction (\"queue\") cannot change once the filter is "
+     "attached. */\n    bool fixed_direction;\n", ""),
+]
+c = open("build/.filter-c-final").read()
+h = open("build/.filter-h-final").read()
+if step < 21:
+    for text, repl in attached_c:
+        if repl is None:
+            a = c.index(text)
+            b = c.index("\n}\n\n", a) + 4
+            c = c[:a] + c[b:]
+            continue
+        assert c.count(text) == 1, text
+        c = c.replace(text, repl)
+    for text, repl in attached_h:
+        assert h.count(text) == 1, text
+        h = h.replace(text, repl)
+if step < 20:
+    c = open(P + "/net/filter.c").read()
+    h = open(P + "/include/net/filter.h").read()
+open(W + "/net/filter.c", "w").write(c)
+open(W + "/include/net/filter.h", "w").write(h)
 
 # migration/colo.c: the restart fix (2) on pristine, then the hooks (40):
 # the final file
@@ -120,12 +185,19 @@ step 10 patches/10-jhash-jhash2.diff include/qemu/jhash.h
 step 11 patches/11-net-colo-proxy-link-codec.diff tests/unit/meson.build MAINTAINERS
 step 12 patches/12-net-colo-proxy-core.diff tests/unit/meson.build MAINTAINERS
 step 13 patches/13-net-colo-proxy-compare.diff tests/unit/meson.build MAINTAINERS
-step 20 patches/20-net-colo-proxy.diff net/meson.build net/trace-events \
+step 20 patches/20-net-filter-pass-async.diff net/filter.c include/net/filter.h
+step 21 patches/21-net-filter-attached.diff net/filter.c include/net/filter.h
+step 22 patches/22-net-colo-proxy-io.diff net/meson.build net/trace-events \
+    MAINTAINERS
+step 23 patches/23-net-colo-proxy-notify.diff net/meson.build net/trace-events \
+    MAINTAINERS
+step 24 patches/24-net-colo-proxy.diff net/meson.build net/trace-events \
     qapi/qom.json qapi/net.json qemu-options.hx MAINTAINERS system/vl.c \
-    monitor/monitor.c net/filter.c include/net/filter.h \
-    meson.build
+    monitor/monitor.c meson.build
+step 25 patches/25-docs-colo-proxy.diff MAINTAINERS
 step 30 patches/30-tests-qtest-colo-proxy.diff tests/qtest/meson.build MAINTAINERS
 step 40 patches/40-migration-colo-proxy-hooks.diff migration/colo.c net/meson.build \
     MAINTAINERS
-rm -f build/.unit-meson-final build/.net-meson-final build/.colo-final
+rm -f build/.unit-meson-final build/.net-meson-final build/.colo-final \
+    build/.filter-c-final build/.filter-h-final build/.trace-final
 echo "regenerated patches/*.diff"
