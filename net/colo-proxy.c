@@ -1301,7 +1301,7 @@ static void colo_proxy_cleanup(NetFilterState *nf)
     s->reported_error = NULL;
 }
 
-/* ---- QMP ---- */
+/* ---- the COLO framework ---- */
 
 static const ColoProxyLinkState colo_proxy_link_states[] = {
     [COLO_LINK_IO_IDLE] = COLO_PROXY_LINK_STATE_DOWN,
@@ -1310,6 +1310,62 @@ static const ColoProxyLinkState colo_proxy_link_states[] = {
     [COLO_LINK_IO_HANDSHAKE] = COLO_PROXY_LINK_STATE_HANDSHAKE,
     [COLO_LINK_IO_UP] = COLO_PROXY_LINK_STATE_UP,
 };
+
+static int colo_proxy_event_one(Object *obj, void *opaque)
+{
+    ColoProxyState *s = (ColoProxyState *)object_dynamic_cast(obj,
+                                                              TYPE_COLO_PROXY);
+
+    if (s && s->link) {
+        colo_proxy_do_event(s, *(int *)opaque);
+    }
+    return 0;
+}
+
+void colo_proxy_notify_event(int event, Error **errp)
+{
+    assert(bql_locked());
+    object_child_foreach(object_get_objects_root(), colo_proxy_event_one,
+                         &event);
+}
+
+/* A colo-proxy that cannot protect: its link is not up. */
+static int colo_proxy_check_start(Object *obj, void *opaque)
+{
+    ColoProxyState *s = (ColoProxyState *)object_dynamic_cast(obj,
+                                                              TYPE_COLO_PROXY);
+    Error **errp = opaque;
+
+    if (s && s->link && colo_link_io_state(s->link) != COLO_LINK_IO_UP) {
+        const char *err = colo_link_io_last_error(s->link);
+
+        error_setg(errp, "colo-proxy '%s': the link to the %s is %s%s%s: "
+                   "COLO would run unprotected",
+                   object_get_canonical_path_component(obj),
+                   s->mode == COLO_PROXY_MODE_PRIMARY ? "secondary" :
+                                                        "primary",
+                   ColoProxyLinkState_str(
+                       colo_proxy_link_states[colo_link_io_state(s->link)]),
+                   err ? ", last error: " : "", err ? err : "");
+        return 1;
+    }
+    return 0;
+}
+
+void colo_proxy_start(Error **errp)
+{
+    int event = COLO_EVENT_CHECKPOINT;
+
+    assert(bql_locked());
+    if (object_child_foreach(object_get_objects_root(),
+                             colo_proxy_check_start, errp)) {
+        return;
+    }
+    object_child_foreach(object_get_objects_root(), colo_proxy_event_one,
+                         &event);
+}
+
+/* ---- QMP ---- */
 
 static void colo_proxy_cmp_info(ColoCmp *cmp, ColoProxyStats *st)
 {
@@ -1414,60 +1470,6 @@ static int colo_proxy_collect(Object *obj, void *opaque)
         QAPI_LIST_APPEND(*tail, colo_proxy_info(s));
     }
     return 0;
-}
-
-static int colo_proxy_event_one(Object *obj, void *opaque)
-{
-    ColoProxyState *s = (ColoProxyState *)object_dynamic_cast(obj,
-                                                              TYPE_COLO_PROXY);
-
-    if (s && s->link) {
-        colo_proxy_do_event(s, *(int *)opaque);
-    }
-    return 0;
-}
-
-void colo_proxy_notify_event(int event, Error **errp)
-{
-    assert(bql_locked());
-    object_child_foreach(object_get_objects_root(), colo_proxy_event_one,
-                         &event);
-}
-
-/* A colo-proxy that cannot protect: its link is not up. */
-static int colo_proxy_check_start(Object *obj, void *opaque)
-{
-    ColoProxyState *s = (ColoProxyState *)object_dynamic_cast(obj,
-                                                              TYPE_COLO_PROXY);
-    Error **errp = opaque;
-
-    if (s && s->link && colo_link_io_state(s->link) != COLO_LINK_IO_UP) {
-        const char *err = colo_link_io_last_error(s->link);
-
-        error_setg(errp, "colo-proxy '%s': the link to the %s is %s%s%s: "
-                   "COLO would run unprotected",
-                   object_get_canonical_path_component(obj),
-                   s->mode == COLO_PROXY_MODE_PRIMARY ? "secondary" :
-                                                        "primary",
-                   ColoProxyLinkState_str(
-                       colo_proxy_link_states[colo_link_io_state(s->link)]),
-                   err ? ", last error: " : "", err ? err : "");
-        return 1;
-    }
-    return 0;
-}
-
-void colo_proxy_start(Error **errp)
-{
-    int event = COLO_EVENT_CHECKPOINT;
-
-    assert(bql_locked());
-    if (object_child_foreach(object_get_objects_root(),
-                             colo_proxy_check_start, errp)) {
-        return;
-    }
-    object_child_foreach(object_get_objects_root(), colo_proxy_event_one,
-                         &event);
 }
 
 ColoProxyInfoList *qmp_query_colo_proxy(Error **errp)

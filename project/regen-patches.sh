@@ -18,6 +18,7 @@ cp "$W/migration/colo.c" build/.colo-final
 cp "$W/net/filter.c" build/.filter-c-final
 cp "$W/include/net/filter.h" build/.filter-h-final
 cp "$W/net/trace-events" build/.trace-final
+cp "$W/qapi/net.json" build/.netjson-final
 
 # step FILE...: write the multi-step files as of commit STEP, then diff
 step() {
@@ -41,7 +42,7 @@ maint = {
     22: ["net/colo-proxy-io.*"],
     23: ["net/colo-proxy-notify.*"],
     24: ["net/colo-proxy.c", "net/colo-proxy.h"],
-    25: ["docs/colo-proxy.txt"],
+    26: ["docs/colo-proxy.txt"],
     30: ["tests/qtest/colo-proxy-harness.*", "tests/qtest/colo-proxy-test.c"],
     40: ["net/colo-proxy-stubs.c"],
 }
@@ -102,6 +103,13 @@ for k, name in [(22, "colo-proxy-io.c"), (23, "colo-proxy-notify.c"),
     if step < k:
         s = s[:a] + s[b:]
 open(W + "/net/trace-events", "w").write(s)
+
+# qapi/net.json: the object's types (24), then its query, events and
+# commands (25), which end the file
+s = open("build/.netjson-final").read()
+if step < 25:
+    s = s[:s.index("##\n# @ColoProxyInfo:\n")].rstrip("\n") + "\n"
+open(W + "/qapi/net.json", "w").write(s)
 
 # net/filter.c, include/net/filter.h: passing on with a callback (20),
 # then what cannot change once a filter is attached (21)
@@ -197,11 +205,13 @@ step 23 patches/23-net-colo-proxy-notify.diff net/meson.build net/trace-events \
     MAINTAINERS
 step 24 patches/24-net-colo-proxy.diff net/meson.build net/trace-events \
     qapi/qom.json qapi/net.json qemu-options.hx MAINTAINERS system/vl.c \
-    monitor/monitor.c meson.build
-step 25 patches/25-docs-colo-proxy.diff MAINTAINERS
+    meson.build
+step 25 patches/25-net-colo-proxy-qmp.diff qapi/net.json monitor/monitor.c
+step 26 patches/26-docs-colo-proxy.diff MAINTAINERS
 step 30 patches/30-tests-qtest-colo-proxy.diff tests/qtest/meson.build MAINTAINERS
 step 40 patches/40-migration-colo-proxy-hooks.diff migration/colo.c net/meson.build \
     MAINTAINERS
 rm -f build/.unit-meson-final build/.net-meson-final build/.colo-final \
-    build/.filter-c-final build/.filter-h-final build/.trace-final
+    build/.filter-c-final build/.filter-h-final build/.trace-final \
+    build/.netjson-final
 echo "regenerated patches/*.diff"

@@ -13,11 +13,16 @@ bld=$build/bisect
 
 commits=$(git -C "$tree" rev-list --reverse origin/HEAD..HEAD)
 echo "1..$(( $(echo "$commits" | wc -l) * 2 ))"
-rm -rf "$src"
-git clone -q "$tree" "$src"
+# The clone is kept between runs: a checkout rewrites only the files that
+# differ, so the build directory stays warm.
+if [ -d "$src/.git" ]; then
+    git -C "$src" fetch -q "$tree" HEAD
+else
+    git clone -q "$tree" "$src"
+fi
 n=0
 for c in $commits; do
-    git -C "$src" checkout -q "$c"
+    git -C "$src" checkout -q -f "$c"
     subject=$(git -C "$src" log -1 --format=%s)
     # the emulator, and every colo-proxy test this commit has
     tests=$(cd "$src" && { ls tests/unit/test-colo-proxy-*.c \

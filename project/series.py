@@ -11,7 +11,8 @@ message (subject in QEMU's "subsystem: summary" form, then the body):
     Why it is needed ...
 
 "Files:" names new files this repo holds at their QEMU paths that the commit
-adds; NN-slug.diff, if present, is the commit's edit to existing QEMU files.
+adds (PATH@N: the file as commit N has it, see steps.py); NN-slug.diff, if
+present, is the commit's edit to existing QEMU files.
 
 The series is written against the default base, QEMU 10.0.  For another
 base ($COLO_QEMU_BASE, e.g. 10.2), patches/ports/BASE.rules rewrites the new
@@ -29,6 +30,8 @@ import re
 import shutil
 import subprocess
 import sys
+
+import steps
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -55,10 +58,15 @@ def port_rules():
     return rules
 
 
-def ported(path, rules):
-    """The text of the new file PATH (relative to TOP) for this base."""
+def ported(name, rules):
+    """The text of the new file NAME (PATH or PATH@STEP, see steps.py)
+    for this base."""
+    path, _, step = name.partition("@")
     with open(os.path.join(TOP, path), encoding="utf-8") as f:
-        lines = f.read().split("\n")
+        text = f.read()
+    if step:
+        text = steps.at_step(path, int(step), text)
+    lines = text.split("\n")
     for i, line in enumerate(lines):
         for rx, repl in rules:
             line = rx.sub(repl, line)
@@ -68,7 +76,7 @@ def ported(path, rules):
 
 def write_files(e, dstdir, rules):
     for f in e["files"]:
-        dst = os.path.join(dstdir, f)
+        dst = os.path.join(dstdir, f.partition("@")[0])
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         with open(dst, "w", encoding="utf-8") as out:
             out.write(ported(f, rules))
@@ -134,7 +142,7 @@ def export(pristine, outdir):
         write_files(e, work, rules)
         if e["diff"]:
             apply_diff(work, os.path.join(TOP, e["diff"]))
-        git(work, "add", "-A", *e["files"])
+        git(work, "add", "-A", *(f.partition("@")[0] for f in e["files"]))
         git(work, "commit", "-q", "-s", "-F", "-",
             input=e["message"].encode())
     shutil.rmtree(outdir, ignore_errors=True)
@@ -165,7 +173,7 @@ def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "files":
         for e in entries():
-            print("\n".join(e["files"]))
+            print("\n".join(f.partition("@")[0] for f in e["files"]))
     elif cmd == "stage" and len(sys.argv) == 3:
         rules = port_rules()
         for e in entries():
