@@ -33,12 +33,11 @@ maint = {
     11: ["net/colo-proxy-link.*", "tests/unit/test-colo-proxy-link.c"],
     12: ["net/colo-proxy-packet.*", "tests/unit/test-colo-proxy-packet.c",
          "tests/qtest/colo-proxy-frames.*"],
-    13: ["net/colo-proxy-conn.*", "tests/unit/test-colo-proxy-conn.c"],
-    14: ["net/colo-proxy-seq.*", "net/colo-proxy-rewrite.*",
-         "tests/unit/test-colo-proxy-seq.c",
-         "tests/unit/test-colo-proxy-rewrite.c"],
-    15: ["net/colo-proxy-http.*", "tests/unit/test-colo-proxy-http.c"],
-    16: ["net/colo-proxy-compare.*", "tests/unit/test-colo-proxy-compare.c"],
+    13: ["net/colo-proxy-seq.*", "tests/unit/test-colo-proxy-seq.c"],
+    14: ["net/colo-proxy-conn.*", "tests/unit/test-colo-proxy-conn.c"],
+    15: ["net/colo-proxy-rewrite.*", "tests/unit/test-colo-proxy-rewrite.c"],
+    16: ["net/colo-proxy-http.*", "tests/unit/test-colo-proxy-http.c"],
+    17: ["net/colo-proxy-compare.*", "tests/unit/test-colo-proxy-compare.c"],
     22: ["net/colo-proxy-io.*"],
     23: ["net/colo-proxy-notify.*"],
     24: ["net/colo-proxy.c", "net/colo-proxy.h"],
@@ -49,10 +48,11 @@ maint = {
 units = {
     11: ["test-colo-proxy-link"],
     12: ["test-colo-proxy-packet"],
-    13: ["test-colo-proxy-conn"],
-    14: ["test-colo-proxy-seq", "test-colo-proxy-rewrite"],
-    15: ["test-colo-proxy-http"],
-    16: ["test-colo-proxy-compare"],
+    13: ["test-colo-proxy-seq"],
+    14: ["test-colo-proxy-conn"],
+    15: ["test-colo-proxy-rewrite"],
+    16: ["test-colo-proxy-http"],
+    17: ["test-colo-proxy-compare"],
 }
 
 s = open(P + "/MAINTAINERS").read()
@@ -193,10 +193,11 @@ step 2 patches/02-migration-colo-restart.diff migration/colo.c
 step 10 patches/10-jhash-jhash2.diff include/qemu/jhash.h
 step 11 patches/11-net-colo-proxy-link-codec.diff tests/unit/meson.build MAINTAINERS
 step 12 patches/12-net-colo-proxy-packet.diff tests/unit/meson.build MAINTAINERS
-step 13 patches/13-net-colo-proxy-conn.diff tests/unit/meson.build MAINTAINERS
-step 14 patches/14-net-colo-proxy-rewrite.diff tests/unit/meson.build MAINTAINERS
-step 15 patches/15-net-colo-proxy-http.diff tests/unit/meson.build MAINTAINERS
-step 16 patches/16-net-colo-proxy-compare.diff tests/unit/meson.build MAINTAINERS
+step 13 patches/13-net-colo-proxy-seq.diff tests/unit/meson.build MAINTAINERS
+step 14 patches/14-net-colo-proxy-conn.diff tests/unit/meson.build MAINTAINERS
+step 15 patches/15-net-colo-proxy-rewrite.diff tests/unit/meson.build MAINTAINERS
+step 16 patches/16-net-colo-proxy-http.diff tests/unit/meson.build MAINTAINERS
+step 17 patches/17-net-colo-proxy-compare.diff tests/unit/meson.build MAINTAINERS
 step 20 patches/20-net-filter-pass-async.diff net/filter.c include/net/filter.h
 step 21 patches/21-net-filter-attached.diff net/filter.c include/net/filter.h
 step 22 patches/22-net-colo-proxy-io.diff net/meson.build net/trace-events \
