@@ -21,6 +21,7 @@ else
     git clone -q "$tree" "$src"
 fi
 n=0
+failed=0
 for c in $commits; do
     git -C "$src" checkout -q -f "$c"
     subject=$(git -C "$src" log -1 --format=%s)
@@ -35,6 +36,7 @@ for c in $commits; do
     else
         echo "not ok $n - builds: $subject"
         printf '%s\n' "$log" | tail -n 30 | sed 's/^/# /'
+        failed=1
         n=$((n + 1))
         echo "not ok $n - tests: $subject # not built"
         continue
@@ -49,5 +51,7 @@ for c in $commits; do
     else
         echo "not ok $n - tests: $subject"
         printf '%s\n' "$log" | grep -E 'not ok|passed,' | sed 's/^/# /'
+        failed=1
     fi
 done
+exit $failed
