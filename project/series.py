@@ -17,9 +17,8 @@ present, is the commit's edit to existing QEMU files.
 The series is written against the default base, QEMU 10.0.  For another
 base ($COLO_QEMU_BASE, e.g. 10.2), patches/ports/BASE.rules rewrites the new
 files for the APIs that changed since (one rule per line:
-"s|REGEX|REPLACEMENT|", Python's re syntax, applied to every line), and
-patches/ports/BASE/NN-slug.diff, where present, replaces NN-slug.diff.
-On another base the diffs are applied with patch(1), as lay.sh does, which
+"s|REGEX|REPLACEMENT|", Python's re syntax, applied to every line).  On
+another base the diffs are applied with patch(1), as lay.sh does, which
 allows fuzz (reported): the exported series is the tree built and tested.
 
 usage: series.py files | patches | stage DIR | export PRISTINE OUTDIR
@@ -98,16 +97,30 @@ def entries():
         else:
             body = text
         diff = msg[:-4] + ".diff"
-        port = os.path.join(PORTS, BASE, os.path.basename(diff))
-        if os.path.exists(port):
-            diff = port
         out.append({
             "msg": msg,
             "files": files,
             "diff": os.path.relpath(diff, TOP) if os.path.exists(diff) else None,
             "message": body.strip() + "\n",
         })
+    check_steps(out)
     return out
+
+
+def check_steps(out):
+    """Every PATH@N must be completed by a later commit naming PATH: the
+    laid tree and the last commit hold the file as this repo has it."""
+    pending = {}
+    for e in out:
+        for f in e["files"]:
+            path, _, step = f.partition("@")
+            if step:
+                pending[path] = e["msg"]
+            else:
+                pending.pop(path, None)
+    for path, msg in pending.items():
+        sys.exit(f"{msg}: {path} is added as an earlier version, but no "
+                 "later commit adds it whole")
 
 
 def git(tree, *args, **kw):

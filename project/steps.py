@@ -10,7 +10,9 @@ a file that no longer has the text cut fails the export loudly.
 
 
 def _cut(text, start, end):
-    """Remove from START up to (not including) END."""
+    """Remove from START (which the text holds once) up to, not including,
+    the first END after it."""
+    assert text.count(start) == 1, start
     a = text.index(start)
     b = text.index(end, a)
     return text[:a] + text[b:]
@@ -24,12 +26,15 @@ def _drop(text, part):
 def _colo_proxy_c(text, step):
     if step < 25:
         # the QMP commands and events (25)
-        text = _cut(text, "/* ---- QMP ---- */\n", "/* ---- properties ---- */\n")
+        text = _cut(text, "/* ---- QMP ---- */\n",
+                    "/* ---- properties ---- */\n")
         text = _drop(text, '#include "qapi/qapi-commands-net.h"\n')
         text = _drop(text, '#include "qapi/qapi-events-net.h"\n')
-        text = _drop(text, "    qapi_event_send_colo_proxy_checkpoint_request(id,\n"
-                           "        (ColoProxyCheckpointReason)why, conn);\n")
-        text = _drop(text, "    qapi_event_send_colo_proxy_link(id, up, reason);\n")
+        text = _drop(text,
+                     "    qapi_event_send_colo_proxy_checkpoint_request(id,\n"
+                     "        (ColoProxyCheckpointReason)why, conn);\n")
+        text = _drop(text,
+                     "    qapi_event_send_colo_proxy_link(id, up, reason);\n")
     return text
 
 
