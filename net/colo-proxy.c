@@ -14,7 +14,7 @@
  * Secondary: frames from the link are the guest's ingress (TCP acks moved
  *            into its sequence space); the guest's output goes to the
  *            primary (TCP seqs moved into the primary's space); ingress
- *            from this host's own network is not delivered while protected.
+ *            from this host's own network is not delivered until failover.
  *
  * Everything runs in the main loop, under the BQL.
  *

@@ -41,8 +41,8 @@ maint = {
     22: ["net/colo-proxy-io.*"],
     23: ["net/colo-proxy-notify.*"],
     24: ["net/colo-proxy.c", "net/colo-proxy.h"],
-    26: ["docs/colo-proxy.txt"],
-    27: ["net/colo-proxy-stubs.c"],
+    28: ["docs/colo-proxy.txt"],
+    29: ["net/colo-proxy-stubs.c"],
     30: ["tests/qtest/colo-proxy-harness.*", "tests/qtest/colo-proxy-test.c"],
 }
 units = {
@@ -77,7 +77,7 @@ for k, names in units.items():
 open(W + "/tests/unit/meson.build", "w").write(s)
 
 # net/meson.build: the link I/O (22), notify-dev (23), the object (24);
-# the stubs' else branch comes with the COLO hooks (27)
+# the stubs' else branch comes with the COLO hooks (29)
 s = open("build/.net-meson-final").read()
 meson_steps = [
     (22, "  system_ss.add(files('colo-proxy-link.c', 'colo-proxy-io.c'))\n"),
@@ -86,7 +86,7 @@ meson_steps = [
          "                      'colo-proxy-conn.c', 'colo-proxy-seq.c',\n"
          "                      'colo-proxy-rewrite.c', 'colo-proxy-compare.c',\n"
          "                      'colo-proxy-http.c'))\n"),
-    (27, "else\n  system_ss.add(files('colo-proxy-stubs.c'))\n"),
+    (29, "else\n  system_ss.add(files('colo-proxy-stubs.c'))\n"),
 ]
 for k, text in meson_steps:
     assert s.count(text) == 1, text
@@ -105,9 +105,9 @@ for k, name in [(22, "colo-proxy-io.c"), (23, "colo-proxy-notify.c"),
 open(W + "/net/trace-events", "w").write(s)
 
 # qapi/net.json: the object's types (24), then its query, events and
-# commands (25), which end the file
+# commands (27), which end the file
 s = open("build/.netjson-final").read()
-if step < 25:
+if step < 27:
     s = s[:s.index("##\n# @ColoProxyInfo:\n")].rstrip("\n") + "\n"
 open(W + "/qapi/net.json", "w").write(s)
 
@@ -150,7 +150,7 @@ if step < 20:
 open(W + "/net/filter.c", "w").write(c)
 open(W + "/include/net/filter.h", "w").write(h)
 
-# migration/colo.c: the restart fix (2) on pristine, then the hooks (27):
+# migration/colo.c: the restart fix (2) on pristine, then the hooks (29):
 # the final file
 restart = [
     ("    Error *local_err = NULL;\n    int ret = -1;\n\n"
@@ -207,9 +207,9 @@ step 23 patches/23-net-colo-proxy-notify.diff net/meson.build net/trace-events \
 step 24 patches/24-net-colo-proxy.diff net/meson.build net/trace-events \
     qapi/qom.json qapi/net.json qemu-options.hx MAINTAINERS system/vl.c \
     meson.build
-step 25 patches/25-net-colo-proxy-qmp.diff qapi/net.json monitor/monitor.c
-step 26 patches/26-docs-colo-proxy.diff MAINTAINERS
-step 27 patches/27-migration-colo-proxy-hooks.diff migration/colo.c net/meson.build \
+step 27 patches/27-net-colo-proxy-qmp.diff qapi/net.json monitor/monitor.c
+step 28 patches/28-docs-colo-proxy.diff MAINTAINERS
+step 29 patches/29-migration-colo-proxy-hooks.diff migration/colo.c net/meson.build \
     MAINTAINERS
 step 30 patches/30-tests-qtest-colo-proxy.diff tests/qtest/meson.build MAINTAINERS
 rm -f build/.unit-meson-final build/.net-meson-final build/.colo-final \
