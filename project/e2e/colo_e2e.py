@@ -168,6 +168,8 @@ class Vm:
                 "-trace", "enable=colo_send_message",
                 "-trace", "enable=colo_proxy_checkpoint_request",
                 "-trace", "enable=colo_proxy_cmp_date_equal",
+                "-trace", "enable=colo_proxy_ingress_hold",
+                "-trace", "enable=colo_proxy_link_close",
                 "-trace", "enable=colo_vm_state_change,file=" + self.trace,
                 "-msg", "timestamp=on"]
         # the link over TCP, protected as the docs say: TLS with a
@@ -350,6 +352,7 @@ class Tap:
               flush=True)
         if not ok:
             self.failed += 1
+        return ok
 
 
 def start_colo(pri, sec, chain="proxy", paused=False):
@@ -498,7 +501,7 @@ def reprotect(t, label, vms, where, nic, pri, client, echo, tap=None):
     return sec2
 
 
-def first_checks(t, name, pri, client, echo):
+def first_checks(t, name, pri, sec, client, echo):
     serve(t, client, name)
     e = [echo.roundtrip() for _ in range(5)]
     t.check(e == ["ok"] * 5, "%s: echo round trips" % name, str(e))
@@ -511,8 +514,12 @@ def first_checks(t, name, pri, client, echo):
         after = sum(pri.stats()["checkpoint-requests"].values())
     t.check(all(x["status"] == "200" and x["len"] > 0 for x in r),
             "%s: non-deterministic responses answered" % name)
-    t.check(after > before, "%s: they caused checkpoint requests" % name,
-            "%d -> %d after %d requests" % (before, after, len(r)))
+    if not t.check(after > before, "%s: they caused checkpoint requests" %
+                   name, "%d -> %d after %d requests" %
+                   (before, after, len(r))):
+        # which side went quiet: the counters of both colo-proxies
+        for vm in (pri, sec):
+            print("# %s: %s" % (vm.name, json.dumps(vm.info())), flush=True)
 
 
 def scenario(build, guest, run, name, cmdline, demo, nic):
@@ -535,7 +542,7 @@ def scenario(build, guest, run, name, cmdline, demo, nic):
               (label, boot), flush=True)
         client = Client(net)
         echo = Echo(net)
-        first_checks(t, label, pri, client, echo)
+        first_checks(t, label, pri, sec, client, echo)
         cps = wait_for("checkpoints", lambda: pri.stats()["checkpoints"] >= 2
                        and pri.stats()["checkpoints"])
         serve(t, client, label + " after %d checkpoints" % cps, 2)
