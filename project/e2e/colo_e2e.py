@@ -222,6 +222,31 @@ class Vm:
     def stats(self):
         return self.info()["stats"]
 
+    def virtio_queues(self):
+        """For a diagnosis: the virtio-net device's state and its rx and
+        tx queues' indices (nothing for e1000)."""
+        out = {}
+        for dev in self.qmp.cmd("x-query-virtio"):
+            if dev["name"] != "virtio-net":
+                continue
+            st = self.qmp.cmd("x-query-virtio-status", path=dev["path"])
+            out["status"] = {k: st.get(k) for k in
+                             ("broken", "disabled", "vm-running", "started",
+                              "start-on-kick", "status", "queue-pairs")}
+            for q in (0, 1):
+                out["queue%d" % q] = self.qmp.cmd(
+                    "x-query-virtio-queue-status", path=dev["path"],
+                    queue=q)
+                try:
+                    # the rings in guest memory: avail idx, used flags
+                    el = self.qmp.cmd("x-query-virtio-queue-element",
+                                      path=dev["path"], queue=q)
+                    out["ring%d" % q] = {"avail": el["avail"],
+                                         "used": el["used"]}
+                except Exception as err:
+                    out["ring%d" % q] = str(err)
+        return out
+
     def kill(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
@@ -520,6 +545,9 @@ def first_checks(t, name, pri, sec, client, echo):
         # which side went quiet: the counters of both colo-proxies
         for vm in (pri, sec):
             print("# %s: %s" % (vm.name, json.dumps(vm.info())), flush=True)
+            print("# %s virtio-net: %s" % (vm.name,
+                                           json.dumps(vm.virtio_queues())),
+                  flush=True)
 
 
 def scenario(build, guest, run, name, cmdline, demo, nic):
