@@ -14,6 +14,7 @@
 #include "qapi/error.h"
 #include "qemu/bswap.h"
 #include "qemu/units.h"
+#include "hw/pci/pci_regs.h"
 #include <sys/un.h>
 #include <poll.h>
 #include <netinet/in.h>
@@ -1244,6 +1245,89 @@ static void test_colo_tsc(void)
     unlink(uri + strlen("unix:"));
     rmdir(dir);
 }
+/* The command register of the NIC at 00:04.0, written as a guest does */
+static void vnet_set_bus_master(QTestState *qts, bool on)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000 | (4 << 11) | PCI_COMMAND);
+    qtest_outw(qts, 0xcfc, on ? PCI_COMMAND_MASTER : 0);
+}
+
+static bool vnet_disabled(QTestState *qts)
+{
+    g_autoptr(QDict) rsp = qtest_qmp(qts, "{ 'execute': "
+                                     "'x-query-virtio-status', 'arguments': "
+                                     "{ 'path': "
+                                     "'/machine/peripheral/nic0/virtio-backend'"
+                                     " } }");
+
+    return qdict_get_bool(qdict_get_qdict(rsp, "return"), "disabled");
+}
+
+/* One checkpoint asked for now, and loaded by the secondary. */
+static void colo_checkpoint_now(QTestState *pri, QTestState *sec)
+{
+    uint64_t n = cp_stat(sec, "checkpoints");
+
+    colo_set_delay(pri, 3600000);
+    cp_wait_stat(sec, "checkpoints", n + 1);
+}
+
+/*
+ * The secondary's virtio-net follows the primary's "disabled" (bus
+ * mastering off) at every checkpoint, back to enabled too.  That flag's
+ * subsection is sent only when it is set: without clearing it before the
+ * load, the secondary keeps it, and its NIC sends and takes nothing.
+ */
+static void test_colo_virtio_disabled(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("colo-proxy-colo-XXXXXX", NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s/migrate", dir);
+    g_autofree char *link = g_strdup_printf("%s/link", dir);
+    g_autofree char *bios = tsc_bios(dir);
+    g_autofree char *args = g_strdup_printf(
+        "-bios %s -device virtio-net-pci,id=nic0,netdev=hn0,addr=04.0,"
+        "romfile=", bios);
+    QTestState *pri, *sec;
+
+    if (!qtest_has_device("virtio-net-pci")) {
+        g_test_skip("no virtio-net-pci");
+        unlink(bios);
+        rmdir(dir);
+        return;
+    }
+    sec = colo_qemu_args(dir, true, args);
+    colo_caps(sec);
+    pri = colo_qemu_args(dir, false, args);
+    colo_wait_link_up(pri);
+    colo_caps(pri);
+    qtest_qmp_assert_success(pri, "{ 'execute': 'migrate-set-parameters', "
+                             "'arguments': { 'x-checkpoint-delay': "
+                             "3600000 } }");
+    qtest_qmp_assert_success(pri, "{ 'execute': 'migrate', "
+                             "'arguments': { 'uri': %s } }", uri);
+    colo_wait_mode(pri, "primary");
+    colo_wait_mode(sec, "secondary");
+    cp_wait_stat(pri, "checkpoints", 1);
+    cp_wait_stat(sec, "checkpoints", 1);
+
+    vnet_set_bus_master(pri, false);
+    g_assert_true(vnet_disabled(pri));
+    colo_checkpoint_now(pri, sec);
+    g_assert_true(vnet_disabled(sec));
+
+    vnet_set_bus_master(pri, true);
+    g_assert_false(vnet_disabled(pri));
+    colo_checkpoint_now(pri, sec);
+    g_assert_false(vnet_disabled(sec));
+
+    qtest_quit(pri);
+    qtest_quit(sec);
+    unlink(link);
+    unlink(bios);
+    unlink(uri + strlen("unix:"));
+    rmdir(dir);
+}
+
 #endif
 
 /*
@@ -2447,6 +2531,8 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/colo/tcg", test_colo_tcg);
 #ifdef __x86_64__
     qtest_add_func("/colo-proxy/colo/tsc", test_colo_tsc);
+    qtest_add_func("/colo-proxy/colo/virtio-disabled",
+                   test_colo_virtio_disabled);
 #endif
     qtest_add_func("/colo-proxy/colo/refused", test_colo_refused);
     qtest_add_func("/colo-proxy/protect/colo-only", test_protect_colo_only);
