@@ -1182,6 +1182,44 @@ static void colo_set_delay(QTestState *pri, unsigned ms)
                              ms);
 }
 
+/* One checkpoint asked for now, and loaded by the secondary. */
+static void colo_checkpoint_now(QTestState *pri, QTestState *sec)
+{
+    uint64_t n = cp_stat(sec, "checkpoints");
+
+    colo_set_delay(pri, 3600000);
+    cp_wait_stat(sec, "checkpoints", n + 1);
+}
+
+/*
+ * A COLO pair under TCG, both QEMUs with @args, that checkpoints only
+ * when asked to, from the moment COLO's start counted as one on both.
+ */
+static void colo_start_pair(const char *dir, const char *args,
+                            QTestState **pri, QTestState **sec)
+{
+    g_autofree char *uri = g_strdup_printf("unix:%s/migrate", dir);
+
+    *sec = colo_qemu_args(dir, true, args);
+    colo_caps(*sec);
+    *pri = colo_qemu_args(dir, false, args);
+    colo_wait_link_up(*pri);
+    colo_caps(*pri);
+    qtest_qmp_assert_success(*pri, "{ 'execute': 'migrate-set-parameters', "
+                             "'arguments': { 'x-checkpoint-delay': "
+                             "3600000 } }");
+    qtest_qmp_assert_success(*pri, "{ 'execute': 'migrate', "
+                             "'arguments': { 'uri': %s } }", uri);
+    colo_wait_mode(*pri, "primary");
+    colo_wait_mode(*sec, "secondary");
+    /*
+     * COLO's start counts as one, and may come after the mode shows; the
+     * primary's runs its VM in the same critical section
+     */
+    cp_wait_stat(*pri, "checkpoints", 1);
+    cp_wait_stat(*sec, "checkpoints", 1);
+}
+
 /*
  * A checkpoint gives the secondary the primary's TSC, even when the
  * secondary's guest read a later one before: the secondary runs ahead
@@ -1202,27 +1240,10 @@ static void test_colo_tsc(void)
     g_autofree char *link = g_strdup_printf("%s/link", dir);
     g_autofree char *bios = tsc_bios(dir);
     g_autofree char *args = g_strdup_printf("-bios %s", bios);
-    uint64_t pvm, svm, host, n;
+    uint64_t pvm, svm, host;
     QTestState *pri, *sec;
 
-    sec = colo_qemu_args(dir, true, args);
-    colo_caps(sec);
-    pri = colo_qemu_args(dir, false, args);
-    colo_wait_link_up(pri);
-    colo_caps(pri);
-    qtest_qmp_assert_success(pri, "{ 'execute': 'migrate-set-parameters', "
-                             "'arguments': { 'x-checkpoint-delay': "
-                             "3600000 } }");
-    qtest_qmp_assert_success(pri, "{ 'execute': 'migrate', "
-                             "'arguments': { 'uri': %s } }", uri);
-    colo_wait_mode(pri, "primary");
-    colo_wait_mode(sec, "secondary");
-    /*
-     * COLO's start counts as one, and may come after the mode shows; the
-     * primary's runs its VM in the same critical section
-     */
-    cp_wait_stat(pri, "checkpoints", 1);
-    cp_wait_stat(sec, "checkpoints", 1);
+    colo_start_pair(dir, args, &pri, &sec);
 
     /* the primary stops; the secondary runs on, far ahead of it */
     qtest_qmp_assert_success(pri, "{ 'execute': 'stop' }");
@@ -1232,9 +1253,7 @@ static void test_colo_tsc(void)
     }
 
     host = __builtin_ia32_rdtsc();
-    n = cp_stat(sec, "checkpoints");
-    colo_set_delay(pri, 3600000);
-    cp_wait_stat(sec, "checkpoints", n + 1);
+    colo_checkpoint_now(pri, sec);
     svm = tsc_read_new(sec, pvm);
     g_assert_cmpuint(svm - pvm, <=, __builtin_ia32_rdtsc() - host);
 
@@ -1263,15 +1282,6 @@ static bool vnet_disabled(QTestState *qts)
     return qdict_get_bool(qdict_get_qdict(rsp, "return"), "disabled");
 }
 
-/* One checkpoint asked for now, and loaded by the secondary. */
-static void colo_checkpoint_now(QTestState *pri, QTestState *sec)
-{
-    uint64_t n = cp_stat(sec, "checkpoints");
-
-    colo_set_delay(pri, 3600000);
-    cp_wait_stat(sec, "checkpoints", n + 1);
-}
-
 /*
  * The secondary's virtio-net follows the primary's "disabled" (bus
  * mastering off) at every checkpoint, back to enabled too.  That flag's
@@ -1295,20 +1305,7 @@ static void test_colo_virtio_disabled(void)
         rmdir(dir);
         return;
     }
-    sec = colo_qemu_args(dir, true, args);
-    colo_caps(sec);
-    pri = colo_qemu_args(dir, false, args);
-    colo_wait_link_up(pri);
-    colo_caps(pri);
-    qtest_qmp_assert_success(pri, "{ 'execute': 'migrate-set-parameters', "
-                             "'arguments': { 'x-checkpoint-delay': "
-                             "3600000 } }");
-    qtest_qmp_assert_success(pri, "{ 'execute': 'migrate', "
-                             "'arguments': { 'uri': %s } }", uri);
-    colo_wait_mode(pri, "primary");
-    colo_wait_mode(sec, "secondary");
-    cp_wait_stat(pri, "checkpoints", 1);
-    cp_wait_stat(sec, "checkpoints", 1);
+    colo_start_pair(dir, args, &pri, &sec);
 
     vnet_set_bus_master(pri, false);
     g_assert_true(vnet_disabled(pri));
