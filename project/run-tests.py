@@ -4,7 +4,8 @@
 Each test is a command that prints TAP (the qtests with --tap, the series
 checks).  Every "ok"/"not ok" line counts; a command that exits non-zero
 without a failing TAP line counts as one failure.  The last line printed is
-"N passed, N failed, N skipped".
+"N passed, N failed, N skipped", after the failing lines again (a CI log
+often keeps only its tail).
 
 usage: run-tests.py [--sanitize] BUILD_DIR [TEST ...]   (default: every test)
 
@@ -120,6 +121,7 @@ def run(name, argv, cwd, env):
                             stderr=subprocess.STDOUT, text=True,
                             errors="replace")
     passed = failed = skipped = 0
+    failures = []
     fired = threading.Event()
 
     def kill():
@@ -138,6 +140,7 @@ def run(name, argv, cwd, env):
                 passed += 1
             else:
                 failed += 1
+                failures.append(f"{name}: {line}")
             print(f"{name}: {line}", flush=True)
         elif line.startswith("1..") or re.match(NOISE, line):
             continue
@@ -146,15 +149,17 @@ def run(name, argv, cwd, env):
     rc = proc.wait()
     watchdog.cancel()
     if fired.is_set():
-        print(f"{name}: not ok - killed after {TIMEOUT} s")
+        failures.append(f"{name}: not ok - killed after {TIMEOUT} s")
+        print(failures[-1])
         failed += 1
     if rc != 0 and failed == 0:
-        print(f"{name}: not ok - exited with status {rc}")
+        failures.append(f"{name}: not ok - exited with status {rc}")
+        print(failures[-1])
         failed += 1
     took = time.monotonic() - start
     print(f"{name}: {passed} passed, {failed} failed, {skipped} skipped "
           f"({took:.1f} s)", flush=True)
-    return passed, failed, skipped
+    return passed, failed, skipped, failures
 
 
 def main():
@@ -166,12 +171,17 @@ def main():
     build = os.path.abspath(args[0])
     want = set(args[1:])
     totals = [0, 0, 0]
+    failures = []
     for name, argv, cwd, env in (sanitize_tests if sanitize else
                                  tests)(build):
         if (want and name not in want) or (not want and name in EXPLICIT):
             continue
-        for i, n in enumerate(run(name, argv, cwd, env)):
+        *counts, failed_lines = run(name, argv, cwd, env)
+        for i, n in enumerate(counts):
             totals[i] += n
+        failures += failed_lines
+    for line in failures:
+        print(f"failed: {line}")
     print(f"{totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
     sys.exit(1 if totals[1] or not totals[0] else 0)
 
