@@ -1366,23 +1366,49 @@ static void test_colo_refused(void)
 
 enum { MSG_HELLO = 1, MSG_FRAME = 2, MSG_HEARTBEAT = 3, MSG_BYE = 4 };
 
-static void peer_send(int fd, uint8_t type, const void *data, uint32_t len)
+/* Append one message of the link protocol to @buf. */
+static void peer_msg(GByteArray *buf, uint8_t type, const void *data,
+                     uint32_t len)
 {
     uint8_t hdr[8] = { type, 0, 0, 0, len >> 24, len >> 16, len >> 8, len };
 
-    g_assert_cmpint(write(fd, hdr, sizeof(hdr)), ==, sizeof(hdr));
-    if (len) {
-        g_assert_cmpint(write(fd, data, len), ==, len);
-    }
+    g_byte_array_append(buf, hdr, sizeof(hdr));
+    g_byte_array_append(buf, data, len);
+}
+
+/*
+ * Write @buf in one call: a proxy that refuses the first bytes it reads
+ * closes the socket, and a later write of the same message would fail.
+ */
+static void peer_write(int fd, GByteArray *buf)
+{
+    g_assert_cmpint(send(fd, buf->data, buf->len, MSG_NOSIGNAL), ==,
+                    buf->len);
+}
+
+static void peer_send(int fd, uint8_t type, const void *data, uint32_t len)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+
+    peer_msg(buf, type, data, len);
+    peer_write(fd, buf);
 }
 
 /* HELLO: magic, version, role (0 primary, 1 secondary), vnet, max */
-static void peer_hello(int fd, uint8_t role, bool vnet)
+static void peer_hello_msg(GByteArray *buf, uint8_t role, bool vnet)
 {
     uint8_t h[16] = { 'C', 'O', 'L', 'O', 'P', 'R', 'X', 'Y', 0,
                       COLO_LINK_VERSION, role, vnet, 0, 1, 1, 0 };
 
-    peer_send(fd, MSG_HELLO, h, sizeof(h));
+    peer_msg(buf, MSG_HELLO, h, sizeof(h));
+}
+
+static void peer_hello(int fd, uint8_t role, bool vnet)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+
+    peer_hello_msg(buf, role, vnet);
+    peer_write(fd, buf);
 }
 
 static int peer_connect(const char *addr)
@@ -1541,6 +1567,7 @@ static void test_hostile_no_creds(void)
     CpFlow f = cp_flow(false, 0, 1, 2);
     g_autoptr(GByteArray) frame = cp_frame_udp(&f, "inject", 6);
     g_autoptr(GByteArray) out = cp_frame_udp(&f, "leak", 4);
+    g_autoptr(GByteArray) msgs = g_byte_array_new();
     g_autofree char *state = NULL;
     CpPair p;
     int fd;
@@ -1550,8 +1577,10 @@ static void test_hostile_no_creds(void)
     p.pri.qts = NULL;
     cp_pair_start_secondary(&p, sec);
     fd = peer_connect(p.addr);
-    peer_hello(fd, 0, false);
-    peer_send(fd, MSG_FRAME, frame->data, frame->len);
+    /* one write: the secondary closes once it has read a few bytes */
+    peer_hello_msg(msgs, 0, false);
+    peer_msg(msgs, MSG_FRAME, frame->data, frame->len);
+    peer_write(fd, msgs);
     cp_send(p.sec.guest_fd, out);
     peer_read_until_closed(fd);
     cp_wait_stat(p.sec.qts, "link-refusals.handshake", 1);
