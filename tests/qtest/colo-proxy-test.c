@@ -15,6 +15,8 @@
 #include "qemu/bswap.h"
 #include "qemu/units.h"
 #include "hw/pci/pci_regs.h"
+#include "standard-headers/linux/virtio_config.h"
+#include "standard-headers/linux/virtio_pci.h"
 #include <sys/un.h>
 #include <poll.h>
 #include <netinet/in.h>
@@ -1274,13 +1276,54 @@ static void test_colo_tsc(void)
     rmdir(dir);
 }
 /* The command register of the NIC at 00:04.0, written as a guest does */
+/* The NIC's legacy I/O BAR and its transmit ring, as a guest sets them */
+#define VNET_IO 0xc000
+#define VNET_RING 0x100000
+
+static void vnet_config_write(QTestState *qts, uint8_t reg, uint32_t val)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000 | (4 << 11) | reg);
+    qtest_outl(qts, 0xcfc, val);
+}
+
 static void vnet_set_bus_master(QTestState *qts, bool on)
 {
     qtest_outl(qts, 0xcf8, 0x80000000 | (4 << 11) | PCI_COMMAND);
     qtest_outw(qts, 0xcfc, on ? PCI_COMMAND_MASTER : 0);
 }
 
-static bool vnet_disabled(QTestState *qts)
+/* A legacy driver's setup: the transmit queue's ring, then DRIVER_OK. */
+static void vnet_driver_ok(QTestState *qts)
+{
+    vnet_config_write(qts, PCI_BASE_ADDRESS_0, VNET_IO);
+    vnet_config_write(qts, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MASTER);
+    qtest_outw(qts, VNET_IO + VIRTIO_PCI_QUEUE_SEL, 1);
+    qtest_outl(qts, VNET_IO + VIRTIO_PCI_QUEUE_PFN,
+               VNET_RING >> VIRTIO_PCI_QUEUE_ADDR_SHIFT);
+    qtest_outb(qts, VNET_IO + VIRTIO_PCI_STATUS,
+               VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+               VIRTIO_CONFIG_S_DRIVER_OK);
+}
+
+/*
+ * Offer the transmit queue one buffer whose descriptor is all zeroes:
+ * the device marks itself broken ("zero sized buffers are not allowed").
+ */
+static void vnet_break(QTestState *qts)
+{
+    g_autoptr(QDict) rsp = qtest_qmp(qts, "{ 'execute': "
+                                     "'x-query-virtio-queue-status', "
+                                     "'arguments': { 'path': "
+                                     "'/machine/peripheral/nic0/virtio-backend'"
+                                     ", 'queue': 1 } }");
+    uint64_t avail = qdict_get_int(qdict_get_qdict(rsp, "return"),
+                                   "vring-avail");
+
+    qtest_writew(qts, avail + 2, 1);    /* the available ring's index */
+    qtest_outw(qts, VNET_IO + VIRTIO_PCI_QUEUE_NOTIFY, 1);
+}
+
+static bool vnet_flag(QTestState *qts, const char *name)
 {
     g_autoptr(QDict) rsp = qtest_qmp(qts, "{ 'execute': "
                                      "'x-query-virtio-status', 'arguments': "
@@ -1288,16 +1331,28 @@ static bool vnet_disabled(QTestState *qts)
                                      "'/machine/peripheral/nic0/virtio-backend'"
                                      " } }");
 
-    return qdict_get_bool(qdict_get_qdict(rsp, "return"), "disabled");
+    return qdict_get_bool(qdict_get_qdict(rsp, "return"), name);
+}
+
+static void vnet_wait_flag(QTestState *qts, const char *name)
+{
+    for (gint64 end = g_get_monotonic_time() + COLO_WAIT_US;;) {
+        if (vnet_flag(qts, name)) {
+            return;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(10000);    /* the device's bottom half: nothing to wait on */
+    }
 }
 
 /*
- * The secondary's virtio-net follows the primary's "disabled" (bus
- * mastering off) at every checkpoint, back to enabled too.  That flag's
- * subsection is sent only when it is set: without clearing it before the
- * load, the secondary keeps it, and its NIC sends and takes nothing.
+ * The secondary's virtio-net takes the primary's "disabled" (bus
+ * mastering off), "broken" and "started" at every checkpoint, back to
+ * false too.  Their subsections are sent only when they are set: without
+ * clearing them before the load, the secondary keeps its own, and a NIC
+ * that is disabled or broken there sends and takes nothing for good.
  */
-static void test_colo_virtio_disabled(void)
+static void test_colo_virtio_flags(void)
 {
     g_autofree char *dir = g_dir_make_tmp("colo-proxy-colo-XXXXXX", NULL);
     g_autofree char *uri = g_strdup_printf("unix:%s/migrate", dir);
@@ -1317,14 +1372,27 @@ static void test_colo_virtio_disabled(void)
     colo_start_pair(dir, args, &pri, &sec);
 
     vnet_set_bus_master(pri, false);
-    g_assert_true(vnet_disabled(pri));
+    g_assert_true(vnet_flag(pri, "disabled"));
     colo_checkpoint_now(pri, sec);
-    g_assert_true(vnet_disabled(sec));
+    g_assert_true(vnet_flag(sec, "disabled"));
 
-    vnet_set_bus_master(pri, true);
-    g_assert_false(vnet_disabled(pri));
+    vnet_driver_ok(pri);
+    g_assert_false(vnet_flag(pri, "disabled"));
     colo_checkpoint_now(pri, sec);
-    g_assert_false(vnet_disabled(sec));
+    g_assert_false(vnet_flag(sec, "disabled"));
+    g_assert_true(vnet_flag(sec, "started"));
+
+    /* the secondary's own guest breaks its NIC; the primary's is fine */
+    vnet_break(sec);
+    vnet_wait_flag(sec, "broken");
+    colo_checkpoint_now(pri, sec);
+    g_assert_false(vnet_flag(sec, "broken"));
+
+    /* the primary's guest resets its NIC */
+    qtest_outb(pri, VNET_IO + VIRTIO_PCI_STATUS, 0);
+    g_assert_false(vnet_flag(pri, "started"));
+    colo_checkpoint_now(pri, sec);
+    g_assert_false(vnet_flag(sec, "started"));
 
     qtest_quit(pri);
     qtest_quit(sec);
@@ -2566,8 +2634,7 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-proxy/colo/tcg", test_colo_tcg);
 #ifdef __x86_64__
     qtest_add_func("/colo-proxy/colo/tsc", test_colo_tsc);
-    qtest_add_func("/colo-proxy/colo/virtio-disabled",
-                   test_colo_virtio_disabled);
+    qtest_add_func("/colo-proxy/colo/virtio-flags", test_colo_virtio_flags);
 #endif
     qtest_add_func("/colo-proxy/colo/refused", test_colo_refused);
     qtest_add_func("/colo-proxy/protect/colo-only", test_protect_colo_only);
