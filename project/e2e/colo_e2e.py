@@ -542,12 +542,17 @@ def first_checks(t, name, pri, sec, client, echo):
     if not t.check(after > before, "%s: they caused checkpoint requests" %
                    name, "%d -> %d after %d requests" %
                    (before, after, len(r))):
-        # which side went quiet: the counters of both colo-proxies
-        for vm in (pri, sec):
-            print("# %s: %s" % (vm.name, json.dumps(vm.info())), flush=True)
-            print("# %s virtio-net: %s" % (vm.name,
-                                           json.dumps(vm.virtio_queues())),
-                  flush=True)
+        diagnose(pri, sec)
+
+
+def diagnose(*vms):
+    """Which side went quiet: the counters of the colo-proxies of @vms
+    and their virtio-net queues."""
+    for vm in vms:
+        print("# %s: %s" % (vm.name, json.dumps(vm.info())), flush=True)
+        print("# %s virtio-net: %s" % (vm.name,
+                                       json.dumps(vm.virtio_queues())),
+              flush=True)
 
 
 def scenario(build, guest, run, name, cmdline, demo, nic):
@@ -589,11 +594,25 @@ def scenario(build, guest, run, name, cmdline, demo, nic):
             wait_for("the checkpoint it asks for",
                      lambda: pri.stats()["checkpoints"] > n)
         translated = sec.stats()["translated"]
+        cps = pri.stats()["checkpoints"]
         stream = Stream(net)
         echo.roundtrip()
         if lose_primary:
-            wait_for("the stream translated by the secondary",
-                     lambda: sec.stats()["translated"] > translated + 10)
+            # a checkpoint after the stream's start (the secondary guest
+            # falling behind the stream by compare-timeout, say) gives the
+            # secondary the primary's numbers: nothing left to translate
+            try:
+                wait_for("the stream translated by the secondary, or a "
+                         "checkpoint since it started",
+                         lambda: sec.stats()["translated"] > translated + 10
+                         or pri.stats()["checkpoints"] > cps)
+            except Fail:
+                diagnose(pri, sec)
+                raise
+            print("# %s: the new stream: %d frames translated, %d "
+                  "checkpoints since its start" %
+                  (label, sec.stats()["translated"] - translated,
+                   pri.stats()["checkpoints"] - cps), flush=True)
         if name == "primary-lost":
             translated = sec.stats()["translated"]
             fail_over(t, label, pri, sec, net, echo)
