@@ -1275,11 +1275,12 @@ static void test_colo_tsc(void)
     unlink(uri + strlen("unix:"));
     rmdir(dir);
 }
-/* The command register of the NIC at 00:04.0, written as a guest does */
 /* The NIC's legacy I/O BAR and its transmit ring, as a guest sets them */
 #define VNET_IO 0xc000
 #define VNET_RING 0x100000
+#define VNET_PATH "/machine/peripheral/nic0/virtio-backend"
 
+/* A register of the NIC at 00:04.0's config space, written as a guest does */
 static void vnet_config_write(QTestState *qts, uint8_t reg, uint32_t val)
 {
     qtest_outl(qts, 0xcf8, 0x80000000 | (4 << 11) | reg);
@@ -1288,8 +1289,7 @@ static void vnet_config_write(QTestState *qts, uint8_t reg, uint32_t val)
 
 static void vnet_set_bus_master(QTestState *qts, bool on)
 {
-    qtest_outl(qts, 0xcf8, 0x80000000 | (4 << 11) | PCI_COMMAND);
-    qtest_outw(qts, 0xcfc, on ? PCI_COMMAND_MASTER : 0);
+    vnet_config_write(qts, PCI_COMMAND, on ? PCI_COMMAND_MASTER : 0);
 }
 
 /* A legacy driver's setup: the transmit queue's ring, then DRIVER_OK. */
@@ -1313,9 +1313,8 @@ static void vnet_break(QTestState *qts)
 {
     g_autoptr(QDict) rsp = qtest_qmp(qts, "{ 'execute': "
                                      "'x-query-virtio-queue-status', "
-                                     "'arguments': { 'path': "
-                                     "'/machine/peripheral/nic0/virtio-backend'"
-                                     ", 'queue': 1 } }");
+                                     "'arguments': { 'path': %s, "
+                                     "'queue': 1 } }", VNET_PATH);
     uint64_t avail = qdict_get_int(qdict_get_qdict(rsp, "return"),
                                    "vring-avail");
 
@@ -1327,9 +1326,7 @@ static bool vnet_flag(QTestState *qts, const char *name)
 {
     g_autoptr(QDict) rsp = qtest_qmp(qts, "{ 'execute': "
                                      "'x-query-virtio-status', 'arguments': "
-                                     "{ 'path': "
-                                     "'/machine/peripheral/nic0/virtio-backend'"
-                                     " } }");
+                                     "{ 'path': %s } }", VNET_PATH);
 
     return qdict_get_bool(qdict_get_qdict(rsp, "return"), name);
 }
